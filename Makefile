@@ -1,0 +1,86 @@
+# Guangzhou City Partner assistant. `make run` and `make test` are all a new machine needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Configuration: safe defaults from .env.example, overridden by a git-ignored .env.
+include .env.example
+-include .env
+export
+
+export PYTHONPATH := $(CURDIR)
+RASA_PY   := .venv-rasa/bin/python
+APP_PY    := .venv-app/bin/python
+UV        := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+UV_VERSION := 0.13.8
+TEST_REDIS_DB ?= 15
+
+.PHONY: help run test eval lint env model redis clean check-data validate
+
+help:
+	@echo "make run    - set up, train if needed, start Redis, Rasa :$(RASA_PORT), actions :$(ACTIONS_PORT), web app :$(APP_PORT)"
+	@echo "make test   - everything CI runs: lint, data validation, unit, story and integration tests"
+	@echo "make eval   - intent/entity F1 per language on the held-out set, plus test-story accuracy"
+
+# --- environments (rebuilt only when a lock file changes) ---------------------------------
+$(UV):
+	@echo "setup: installing uv $(UV_VERSION)"
+	@python3 -m pip install --quiet --user "uv==$(UV_VERSION)" 2>/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+.venv-rasa/.installed: requirements/rasa.lock.txt | $(UV)
+	@py310=$$(bash scripts/find_python310.sh) || exit 1; \
+	echo "setup: Rasa environment on $$py310 (first time: a few minutes)"; \
+	$(UV) venv -q --allow-existing --python "$$py310" .venv-rasa && \
+	$(UV) pip sync -q --python .venv-rasa/bin/python requirements/rasa.lock.txt
+	@$(RASA_PY) -m rasa telemetry disable >/dev/null 2>&1 || true
+	@touch $@
+
+.venv-app/.installed: requirements/app.lock.txt | $(UV)
+	@echo "setup: app environment on Python 3.11"
+	@$(UV) venv -q --allow-existing --python 3.11 .venv-app && \
+	$(UV) pip sync -q --python .venv-app/bin/python requirements/app.lock.txt
+	@touch $@
+
+env: .venv-rasa/.installed .venv-app/.installed
+
+lock: | $(UV)
+	$(UV) pip compile -q requirements/rasa.in --python-version 3.10 -o requirements/rasa.lock.txt
+	$(UV) pip compile -q requirements/app.in --python-version 3.11 -o requirements/app.lock.txt
+
+# --- services and model --------------------------------------------------------------------
+redis:
+	@bash scripts/ensure_redis.sh
+
+check-data: env
+	@$(RASA_PY) -m bot.program.check
+
+model: env check-data
+	@bash scripts/train_if_changed.sh
+
+run: env redis model
+	@bash scripts/run_all.sh
+
+# --- quality -------------------------------------------------------------------------------
+lint: env
+	@$(APP_PY) -m ruff check bot actions components tests
+
+validate: env
+	@.venv-rasa/bin/rasa data validate --data nlu stories --domain domain.yml --config config.yml --fail-on-warnings 2>&1 | grep -Ev "Deprecat|declare_namespace|pkg_resources|xla_computation|escape sequence|replace\(|Downloads a file" ; exit $${PIPESTATUS[0]}
+
+test: env redis lint check-data validate model
+	@echo "== program data, answers and web app (Python 3.11)"
+	@$(APP_PY) -m pytest -q tests/bot
+	@echo "== program data on Rasa's Python 3.10, NLU components and actions"
+	@$(RASA_PY) -m pytest -q tests/bot/program tests/components tests/actions
+	@echo "== test stories, English and Chinese (fails on any prediction error)"
+	@.venv-rasa/bin/rasa test core --model models/current.tar.gz --stories tests/stories \
+	  --fail-on-prediction-errors --out results/stories >/dev/null 2>results/stories.log \
+	  || { tail -40 results/stories.log; cat results/stories/failed_test_stories.yml 2>/dev/null; exit 1; }
+	@echo "test stories: all passed"
+	@echo "== integration: real Rasa server, action server and Redis over the REST webhook"
+	@REDIS_DB=$(TEST_REDIS_DB) $(APP_PY) -m pytest -q tests/integration
+
+eval: env model
+	@$(RASA_PY) tests/eval/run_eval.py --model models/current.tar.gz
+
+clean:
+	rm -rf results var .pytest_cache .ruff_cache

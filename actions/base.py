@@ -1,0 +1,84 @@
+"""What every answering action shares: language, categories in the message, sending replies."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.program import CATEGORY_KEYS, default_store
+from bot.program.answers import Answer, Composer, unknown_topics
+from bot.program.contact import StaffContact
+from bot.program.language import detect_language
+
+logger = logging.getLogger(__name__)
+
+# Words that point back at the category named earlier ("what do they get?").
+_BACK_REFERENCE = re.compile(
+    r"\b(they|them|their|it|its|this category|that category|this one|that one)\b|他们|它们|这类|该类|这个类别|那个类别|这一类|那一类"
+)
+
+
+def language_of(tracker: Tracker) -> str:
+    """The language of the last message with words, else the one remembered, else English."""
+    return detect_language(tracker.latest_message.get("text")) or tracker.get_slot("language") or "en"
+
+
+def category_in_message(tracker: Tracker) -> Optional[str]:
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "partner_category" and entity.get("value") in CATEGORY_KEYS:
+            return entity["value"]
+    return None
+
+
+def category_for_question(tracker: Tracker) -> Optional[str]:
+    """The category a question is about: named in it, or referred back to ("they")."""
+    named = category_in_message(tracker)
+    if named:
+        return named
+    text = (tracker.latest_message.get("text") or "").lower()
+    remembered = tracker.get_slot("partner_category")
+    if remembered in CATEGORY_KEYS and _BACK_REFERENCE.search(text):
+        return remembered
+    return None
+
+
+class AnswerAction(Action):
+    """Base: build an Answer with a Composer, send it, remember language/offer/topic."""
+
+    action_name = ""
+    # Questions that may touch what the sources do not hold (deadlines, fees, ...).
+    checks_unknowns = False
+
+    def name(self) -> Text:
+        return self.action_name
+
+    def build(self, composer: Composer, tracker: Tracker) -> Answer:
+        raise NotImplementedError
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        language = language_of(tracker)
+        contact = StaffContact.from_env()
+        knowledge = default_store.current()
+        composer = Composer(knowledge, language, contact)
+        answer = None
+        if self.checks_unknowns:
+            topics = unknown_topics(knowledge, tracker.latest_message.get("text") or "", contact)
+            if topics:
+                answer = composer.unknown(topics)
+                logger.info("unanswerable question: intent=%s topics=%s", self.action_name, ",".join(answer.unknown))
+        if answer is None:
+            answer = self.build(composer, tracker)
+        for reply in answer.replies:
+            buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+            dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+        events: List[EventType] = [SlotSet("language", language), SlotSet("offer", answer.offer)]
+        if answer.topic:
+            events.append(SlotSet("topic", answer.topic))
+        return events

@@ -1,0 +1,40 @@
+"""The web app on :8000 (FastAPI). Today: health and the program API; the intake, staff console
+and chat gateway mount here as they land."""
+
+from __future__ import annotations
+
+import os
+from typing import Dict
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from bot.program import default_store
+from bot.program.routes import router as program_router
+
+
+def create_app() -> FastAPI:
+    default_store.load()  # a broken data file stops the app at start, not at the first question
+    app = FastAPI(title="Guangzhou City Partner assistant", version="0.1.0")
+    app.include_router(program_router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> Dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        rasa_url = os.environ.get("RASA_URL", "http://127.0.0.1:5005")
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                rasa_ok = (await client.get(f"{rasa_url}/")).status_code == 200
+        except httpx.HTTPError:
+            rasa_ok = False
+        body = {"status": "ready" if rasa_ok else "degraded", "rasa": "up" if rasa_ok else "unreachable"}
+        return JSONResponse(body, status_code=200 if rasa_ok else 503)
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,22 @@
+"""`python -m bot.program.check`: validate the program data files; exit 1 with the problem."""
+
+from __future__ import annotations
+
+import sys
+
+from bot.program.knowledge import DATA_DIR, ProgramDataError, load_knowledge
+
+
+def main() -> int:
+    try:
+        knowledge = load_knowledge(DATA_DIR)
+    except ProgramDataError as error:
+        print(f"program data: BROKEN: {error}", file=sys.stderr)
+        return 1
+    facts = sum(len(x) for x in (knowledge.overview, knowledge.benefits, knowledge.application, knowledge.progress, knowledge.guangzhou))
+    print(f"program data: ok ({len(knowledge.categories)} categories, {facts} facts, {len(knowledge.sources)} sources)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

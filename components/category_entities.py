@@ -1,0 +1,90 @@
+"""Normalises partner_category entities to the four keys, from the program's own synonyms.
+
+After DIET: each partner_category span is mapped to its key (exact or fuzzy, "city dreamrs" ->
+city_dreamer) and dropped when it names no category. If the model found none, category names
+written in the text are added. Synonyms live in bot/program/data/categories.yml, read at run
+time, so a new synonym needs no retraining.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from bot.program import default_store
+from bot.program.categories import CategoryMatcher
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+ENTITY = "partner_category"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class CategoryEntityNormalizer(GraphComponent, EntityExtractorMixin):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._config = config
+        self._knowledge = None
+        self._matcher: CategoryMatcher
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CategoryEntityNormalizer":
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    @property
+    def matcher(self) -> CategoryMatcher:
+        knowledge = default_store.current()
+        if knowledge is not self._knowledge:
+            self._knowledge = knowledge
+            self._matcher = CategoryMatcher(knowledge)
+        return self._matcher
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            message.set(ENTITIES, self.normalise(message.get(TEXT) or "", message.get(ENTITIES, [])), add_to_output=True)
+        return messages
+
+    def normalise(self, text: str, entities: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+        matcher = self.matcher
+        result: List[Dict[Text, Any]] = []
+        found_category = False
+        for entity in entities:
+            if entity.get("entity") != ENTITY:
+                result.append(entity)
+                continue
+            key = matcher.normalize(str(entity.get("value", "")))
+            if key is None:
+                continue
+            result.append({**entity, "value": key})
+            self.add_processor_name(result[-1])
+            found_category = True
+        if not found_category:
+            for mention in matcher.find(text):
+                result.append(
+                    {
+                        "entity": ENTITY,
+                        "start": mention.start,
+                        "end": mention.end,
+                        "value": mention.key,
+                        "confidence_entity": 1.0,
+                        "extractor": self.name,
+                    }
+                )
+        return sorted(result, key=lambda e: e.get("start", 0))

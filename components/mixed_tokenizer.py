@@ -1,0 +1,104 @@
+"""Tokenizer for English, Chinese and the mix of both that users write.
+
+Rasa's JiebaTokenizer hands whole strings to jieba, which keeps spaces (and punctuation) as
+tokens, so English words come out with ' ' tokens between them that DIET can even tag as
+entities. Here Latin words are split on word boundaries, only runs of Chinese characters go
+through jieba, and no whitespace or punctuation token is produced. Category names from the
+program data are added to jieba's dictionary so "城市梦想家" stays one token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, List, Optional, Text
+
+import jieba
+
+from bot.program import default_store
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.training_data.message import Message
+
+jieba.setLogLevel(logging.WARNING)
+
+# A word: letters/digits (any script), joined by the characters emails, numbers and names use.
+_WORD = re.compile(r"\w+(?:[@.'’\-+&/]\w+)*", re.UNICODE)
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+# Domain words jieba would otherwise split; the category names are added from the data.
+_DOMAIN_WORDS = ("城市合伙人", "合伙人", "世界500强", "专精特新", "小巨人", "单项冠军", "广交会", "全运会", "大湾区")
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class MixedLanguageTokenizer(Tokenizer):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
+
+    @staticmethod
+    def supported_languages() -> Optional[List[Text]]:
+        return None
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["jieba"]
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
+        self._jieba = jieba.Tokenizer()
+        knowledge = default_store.current()
+        words = set(_DOMAIN_WORDS)
+        for category in knowledge.categories.values():
+            words.update(s for s in category.synonyms + category.short_forms if _CJK_RUN.fullmatch(s))
+            words.add(category.name.zh)
+        for word in sorted(words):
+            self._jieba.add_word(word, freq=100000)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "MixedLanguageTokenizer":
+        return cls(config)
+
+    def split(self, text: str) -> List[Token]:
+        tokens: List[Token] = []
+        for word in _WORD.finditer(text):
+            position = word.start()
+            for part in _split_scripts(word.group()):
+                if _CJK_RUN.fullmatch(part):
+                    for piece, start, _ in self._jieba.tokenize(part):
+                        if piece.strip():
+                            tokens.append(Token(piece, position + start))
+                else:
+                    tokens.append(Token(part, position))
+                position += len(part)
+        return tokens
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        return self._apply_token_pattern(self.split(message.get(attribute)))
+
+
+def _split_scripts(word: str) -> List[str]:
+    """'dreamer有什么' -> ['dreamer', '有什么']: Chinese runs apart from everything else."""
+    parts: List[str] = []
+    last = 0
+    for run in _CJK_RUN.finditer(word):
+        if run.start() > last:
+            parts.append(word[last : run.start()])
+        parts.append(run.group())
+        last = run.end()
+    if last < len(word):
+        parts.append(word[last:])
+    return parts

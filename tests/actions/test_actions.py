@@ -1,0 +1,162 @@
+"""Every custom action, run as the action server runs it: real Tracker, real dispatcher."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+import yaml
+from rasa_sdk import Action
+from rasa_sdk.executor import CollectingDispatcher
+
+import actions
+from actions.conversation import ActionAffirm, ActionClarify, ActionDeny, ActionGreet, ActionOutOfScope
+from actions.program import (
+    ActionApplicationProcess,
+    ActionBenefits,
+    ActionCategories,
+    ActionCategoryInfo,
+    ActionEligibility,
+    ActionExistingPartners,
+    ActionGuangzhouIndustries,
+    ActionInform,
+    ActionProgramOverview,
+)
+from actions.support import ActionRequestDataDeletion, ActionRequestHuman
+from tests.actions.conftest import category, make_tracker
+from tests.conftest import ROOT
+
+
+async def run(action: Action, tracker, dispatcher: CollectingDispatcher):
+    events = await action.run(dispatcher, tracker, {})
+    text = "\n".join(m.get("text") or "" for m in dispatcher.messages)
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    return text, slots
+
+
+def all_actions() -> list:
+    found = []
+    for module in pkgutil.iter_modules(actions.__path__):
+        for _, cls in inspect.getmembers(importlib.import_module(f"actions.{module.name}"), inspect.isclass):
+            if issubclass(cls, Action) and cls.__module__.startswith("actions.") and getattr(cls, "action_name", ""):
+                found.append(cls)
+    return found
+
+
+def test_every_domain_action_is_implemented_and_every_action_is_in_the_domain() -> None:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    assert sorted(cls().name() for cls in all_actions()) == sorted(domain["actions"])
+
+
+@pytest.mark.parametrize("cls", all_actions(), ids=lambda c: c.action_name)
+@pytest.mark.parametrize(("text", "lang"), [("hello there, a question", "en"), ("你好，我想问一下", "zh")])
+async def test_every_action_answers_in_the_language_of_the_message(cls, text, lang, dispatcher) -> None:
+    reply, slots = await run(cls(), make_tracker(text, "greet"), dispatcher)
+    assert reply.strip(), f"{cls.action_name} sent nothing"
+    assert slots["language"] == lang
+    has_chinese = any("\u4e00" <= ch <= "\u9fff" for ch in reply)
+    assert has_chinese == (lang == "zh")
+
+
+async def test_greeting_in_english(dispatcher) -> None:
+    text, _ = await run(ActionGreet(), make_tracker("hi", "greet"), dispatcher)
+    assert "City Partner program" in text
+
+
+async def test_button_payload_keeps_the_language_of_the_conversation(dispatcher) -> None:
+    tracker = make_tracker('/ask_benefits{"partner_category":"city_dreamer"}', "ask_benefits",
+                           [category("city_dreamer")], {"language": "zh"})
+    text, slots = await run(ActionBenefits(), tracker, dispatcher)
+    assert "城市梦想家" in text and slots["language"] == "zh"
+
+
+async def test_benefits_without_category_cover_all_and_offer_buttons(dispatcher) -> None:
+    text, slots = await run(ActionBenefits(), make_tracker("what are the benefits?", "ask_benefits"), dispatcher)
+    assert "Canton Fair" in text and slots["topic"] == "benefits"
+    buttons = [b["payload"] for m in dispatcher.messages for b in (m.get("buttons") or [])]
+    assert len([p for p in buttons if p.startswith("/ask_benefits{")]) == 4
+
+
+async def test_what_about_follow_up_answers_the_remembered_topic(dispatcher) -> None:
+    tracker = make_tracker("what about city dreamers?", "inform", [category("city_dreamer")], {"topic": "benefits"})
+    text, _ = await run(ActionInform(), tracker, dispatcher)
+    assert "City dreamers" in text and "Canton Fair" in text
+
+
+async def test_follow_up_after_eligibility_answers_eligibility_in_chinese(dispatcher) -> None:
+    tracker = make_tracker("那城市推广大使呢", "inform", [category("city_ambassador")], {"topic": "eligibility"})
+    text, _ = await run(ActionInform(), tracker, dispatcher)
+    assert "城市推广大使的对象" in text and "科技领军人才" in text
+
+
+async def test_they_refers_back_to_the_category_named_before(dispatcher) -> None:
+    tracker = make_tracker("and what do they get?", "ask_benefits", [], {"partner_category": "super_partner"})
+    text, _ = await run(ActionBenefits(), tracker, dispatcher)
+    assert "Super partners" in text
+
+
+async def test_eligibility_for_one_category(dispatcher) -> None:
+    tracker = make_tracker("who can be a strategic partner", "ask_eligibility", [category("strategic_partner")])
+    text, slots = await run(ActionEligibility(), tracker, dispatcher)
+    assert "Fortune Global 500" in text and slots["topic"] == "eligibility"
+
+
+async def test_category_info_in_chinese(dispatcher) -> None:
+    tracker = make_tracker("介绍一下超级合伙人", "ask_category_info", [category("super_partner")])
+    text, _ = await run(ActionCategoryInfo(), tracker, dispatcher)
+    assert "超级合伙人" in text and "单项冠军" in text
+
+
+@pytest.mark.parametrize(
+    ("cls", "text", "expected"),
+    [
+        (ActionProgramOverview, "what is this program", "8 February 2025"),
+        (ActionCategories, "what categories are there", "City ambassadors"),
+        (ActionExistingPartners, "who joined already", "XPeng"),
+        (ActionGuangzhouIndustries, "what industries does guangzhou focus on", "IAB"),
+        (ActionApplicationProcess, "how do I apply", "3 March 2025"),
+        (ActionRequestHuman, "can I talk to a person", "staff@example.org"),
+        (ActionRequestDataDeletion, "delete my data", "staff@example.org"),
+        (ActionOutOfScope, "what's the weather", "only help with Guangzhou's City Partner program"),
+    ],
+)
+async def test_answers_come_from_the_program_data(cls, text, expected, dispatcher) -> None:
+    reply, _ = await run(cls(), make_tracker(text, "x"), dispatcher)
+    assert expected in reply
+
+
+@pytest.mark.parametrize(
+    ("cls", "text", "expected"),
+    [
+        (ActionApplicationProcess, "what's the deadline for applications?", "I don't know application deadlines"),
+        (ActionApplicationProcess, "申请费用是多少", "费用或最低出资要求"),
+        (ActionApplicationProcess, "what's the status of my application", "status of a particular application"),
+        (ActionOutOfScope, "is there a fee to join?", "I don't know fees"),
+    ],
+)
+async def test_what_the_facts_do_not_hold_gets_i_dont_know_and_the_staff_contact(cls, text, expected, dispatcher) -> None:
+    reply, _ = await run(cls(), make_tracker(text, "x"), dispatcher)
+    assert expected in reply and ("staff@example.org" in reply)
+
+
+async def test_no_contact_configured_is_said_plainly(monkeypatch, dispatcher) -> None:
+    monkeypatch.delenv("PROGRAM_CONTACT_EMAIL")
+    reply, _ = await run(ActionRequestHuman(), make_tracker("contact?", "request_human"), dispatcher)
+    assert "not been configured" in reply
+
+
+async def test_clarify_offers_buttons_from_the_ranking(dispatcher) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "ask_eligibility", "confidence": 0.3}, {"name": "ask_benefits", "confidence": 0.2}]
+    await run(ActionClarify(), make_tracker("hmm partner stuff?", "nlu_fallback", ranking=ranking), dispatcher)
+    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    assert payloads == ["/ask_eligibility", "/ask_benefits", "/request_human"]
+
+
+async def test_yes_takes_up_the_offer_and_no_declines_it(dispatcher) -> None:
+    text, slots = await run(ActionAffirm(), make_tracker("yes please", "affirm", slots={"offer": "recommendation"}), dispatcher)
+    assert "depends on who you are" in text and slots["offer"] is None
+    other = CollectingDispatcher()
+    text, _ = await run(ActionDeny(), make_tracker("no", "deny", slots={"offer": "categories"}), other)
+    assert "anything else" in text

@@ -1,0 +1,117 @@
+"""`make eval`: intent macro-F1 and partner_category F1 per language on the held-out set, plus
+test-story accuracy. Runs on Rasa's interpreter; prints a table, writes results/eval/."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from rasa.core.agent import Agent  # noqa: E402
+from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
+from sklearn.metrics import f1_score  # noqa: E402
+
+from bot.program import load_knowledge  # noqa: E402
+from bot.program.categories import CategoryMatcher  # noqa: E402
+
+HELDOUT = {"en": ROOT / "tests/eval/heldout_en.yml", "zh": ROOT / "tests/eval/heldout_zh.yml"}
+OUT = ROOT / "results/eval"
+ENTITY = "partner_category"
+
+
+def gold_entities(example, matcher: CategoryMatcher) -> List[Tuple[str, str]]:
+    found = []
+    for entity in example.get("entities") or []:
+        if entity["entity"] == ENTITY:
+            value = entity.get("value")
+            found.append((ENTITY, value if value in matcher.synonyms.values() else matcher.normalize(str(value)) or str(value)))
+    return found
+
+
+def prf(tp: int, predicted: int, gold: int) -> Tuple[float, float, float]:
+    precision = tp / predicted if predicted else 1.0
+    recall = tp / gold if gold else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+async def evaluate_language(agent: Agent, path: Path, matcher: CategoryMatcher, errors: List[str]) -> Dict[str, float]:
+    data = load_data(str(path))
+    y_true, y_pred = [], []
+    tp = n_pred = n_gold = 0
+    for example in data.intent_examples:
+        parsed = await agent.parse_message(example.get("text"))
+        y_true.append(example.get("intent"))
+        y_pred.append(parsed["intent"]["name"])
+        gold = Counter(gold_entities(example, matcher))
+        pred = Counter((e["entity"], e["value"]) for e in parsed.get("entities", []) if e["entity"] == ENTITY)
+        tp += sum((gold & pred).values())
+        n_pred += sum(pred.values())
+        n_gold += sum(gold.values())
+        if y_true[-1] != y_pred[-1] or gold != pred:
+            errors.append(f"{path.name}\t{example.get('text')}\tgold={y_true[-1]} {dict(gold)}\tpred={y_pred[-1]} "
+                          f"({parsed['intent']['confidence']:.2f}) {dict(pred)}")
+    labels = sorted(set(y_true))
+    per_intent = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    _, _, entity_f1 = prf(tp, n_pred, n_gold)
+    worst = sorted(zip(labels, per_intent), key=lambda x: x[1])[:3]
+    return {
+        "examples": len(y_true),
+        "intent_macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "intent_accuracy": sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true),
+        "fallback_rate": y_pred.count("nlu_fallback") / len(y_pred),
+        "entity_f1": entity_f1,
+        "entity_mentions": n_gold,
+        "worst_intents": ", ".join(f"{name} {score:.2f}" for name, score in worst),
+    }
+
+
+def story_accuracy(model: str) -> Dict[str, float]:
+    out = OUT / "stories"
+    files = sorted((ROOT / "tests/stories").glob("*.yml"))
+    total = sum(f.read_text(encoding="utf-8").count("- story:") for f in files)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "rasa"), "test", "core", "--model", model, "--stories", str(ROOT / "tests/stories"), "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+    )
+    failed_file = out / "failed_test_stories.yml"
+    failed = failed_file.read_text(encoding="utf-8").count("- story:") if failed_file.exists() else 0
+    report = json.loads((out / "story_report.json").read_text()) if (out / "story_report.json").exists() else {}
+    return {"stories": total, "stories_passed": total - failed, "action_accuracy": float(report.get("accuracy", 0.0))}
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=str(ROOT / "models/current.tar.gz"))
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    matcher = CategoryMatcher(load_knowledge())
+    agent = Agent.load(args.model)
+    errors: List[str] = []
+    results = {lang: await evaluate_language(agent, path, matcher, errors) for lang, path in HELDOUT.items()}
+    stories = story_accuracy(args.model)
+    (OUT / "errors.tsv").write_text("\n".join(errors) + "\n", encoding="utf-8")
+    (OUT / "summary.json").write_text(json.dumps({"nlu": results, "stories": stories}, indent=2), encoding="utf-8")
+
+    print("\nHeld-out NLU evaluation (tests/eval/heldout_*.yml, not in the training data)")
+    print(f"| language | examples | intent macro-F1 | intent accuracy | nlu_fallback | {ENTITY} F1 (mentions) | weakest intents |")
+    print("|---|---|---|---|---|---|---|")
+    for lang, r in results.items():
+        print(f"| {lang} | {r['examples']} | {r['intent_macro_f1']:.3f} | {r['intent_accuracy']:.3f} | {r['fallback_rate']:.1%} | "
+              f"{r['entity_f1']:.3f} ({r['entity_mentions']}) | {r['worst_intents']} |")
+    print(f"\nTest stories (tests/stories): {stories['stories_passed']}/{stories['stories']} conversations passed, "
+          f"action accuracy {stories['action_accuracy']:.3f}")
+    print(f"Misclassified examples: {OUT / 'errors.tsv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,88 @@
+"""Start the real action server and Rasa server (on test ports, Redis test database) once per run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import httpx
+import pytest
+import redis
+
+from tests.conftest import ROOT
+
+RASA_BIN = ROOT / ".venv-rasa/bin/rasa"
+MODEL = ROOT / "models/current.tar.gz"
+TOKEN = "integration-test-token"
+RASA_PORT = int(os.environ.get("TEST_RASA_PORT", "15005"))
+ACTIONS_PORT = int(os.environ.get("TEST_ACTIONS_PORT", "15055"))
+CONTACT_EMAIL = "integration-staff@example.org"
+
+
+class Stack:
+    def __init__(self, rasa_url: str, redis_db: int) -> None:
+        self.rasa_url = rasa_url
+        self.token = TOKEN
+        self.redis = redis.Redis(host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")), db=redis_db)
+
+    def say(self, sender: str, message: str) -> List[Dict]:
+        response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+
+def _wait(url: str, proc: subprocess.Popen, log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not ready after {seconds}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    assert MODEL.exists(), "no trained model: run `make model` first"
+    logs = tmp_path_factory.mktemp("logs")
+    redis_db = int(os.environ.get("REDIS_DB", "15"))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{ACTIONS_PORT}/webhook",
+        "REDIS_DB": str(redis_db),
+        "PROGRAM_CONTACT_EMAIL": CONTACT_EMAIL,
+        "PROGRAM_CONTACT_PHONE": "",
+    }
+    env.setdefault("REDIS_HOST", "127.0.0.1")
+    env.setdefault("REDIS_PORT", "6379")
+    env.setdefault("TRACKER_TTL_SECONDS", "3600")
+    procs = []
+    try:
+        actions_log = logs / "actions.log"
+        actions = subprocess.Popen([str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(ACTIONS_PORT)],
+                                   cwd=ROOT, env=env, stdout=actions_log.open("w"), stderr=subprocess.STDOUT)
+        procs.append(actions)
+        rasa_log = logs / "rasa.log"
+        rasa = subprocess.Popen([str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(RASA_PORT), "--enable-api",
+                                 "--auth-token", TOKEN, "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+                                cwd=ROOT, env=env, stdout=rasa_log.open("w"), stderr=subprocess.STDOUT)
+        procs.append(rasa)
+        _wait(f"http://127.0.0.1:{ACTIONS_PORT}/health", actions, actions_log, 120)
+        _wait(f"http://127.0.0.1:{RASA_PORT}/status?token={TOKEN}", rasa, rasa_log, 240)
+        yield Stack(f"http://127.0.0.1:{RASA_PORT}", redis_db)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
