@@ -10,11 +10,10 @@ export
 export PYTHONPATH := $(CURDIR)
 RASA_PY   := .venv-rasa/bin/python
 APP_PY    := .venv-app/bin/python
-UV        := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
-UV_VERSION := 0.13.8
+UV        := bash scripts/uv.sh
 TEST_REDIS_DB ?= 15
 
-.PHONY: help run test eval lint env model redis clean check-data validate
+.PHONY: help run test eval lint env lock model redis clean check-data validate
 
 help:
 	@echo "make run    - set up, train if needed, start Redis, Rasa :$(RASA_PORT), actions :$(ACTIONS_PORT), web app :$(APP_PORT)"
@@ -22,11 +21,7 @@ help:
 	@echo "make eval   - intent/entity F1 per language on the held-out set, plus test-story accuracy"
 
 # --- environments (rebuilt only when a lock file changes) ---------------------------------
-$(UV):
-	@echo "setup: installing uv $(UV_VERSION)"
-	@python3 -m pip install --quiet --user "uv==$(UV_VERSION)" 2>/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-
-.venv-rasa/.installed: requirements/rasa.lock.txt | $(UV)
+.venv-rasa/.installed: requirements/rasa.lock.txt
 	@py310=$$(bash scripts/find_python310.sh) || exit 1; \
 	echo "setup: Rasa environment on $$py310 (first time: a few minutes)"; \
 	$(UV) venv -q --allow-existing --python "$$py310" .venv-rasa && \
@@ -34,7 +29,7 @@ $(UV):
 	@$(RASA_PY) -m rasa telemetry disable >/dev/null 2>&1 || true
 	@touch $@
 
-.venv-app/.installed: requirements/app.lock.txt | $(UV)
+.venv-app/.installed: requirements/app.lock.txt
 	@echo "setup: app environment on Python 3.11"
 	@$(UV) venv -q --allow-existing --python 3.11 .venv-app && \
 	$(UV) pip sync -q --python .venv-app/bin/python requirements/app.lock.txt
@@ -42,7 +37,7 @@ $(UV):
 
 env: .venv-rasa/.installed .venv-app/.installed
 
-lock: | $(UV)
+lock:
 	$(UV) pip compile -q requirements/rasa.in --python-version 3.10 -o requirements/rasa.lock.txt
 	$(UV) pip compile -q requirements/app.in --python-version 3.11 -o requirements/app.lock.txt
 
@@ -67,8 +62,8 @@ validate: env
 	@.venv-rasa/bin/rasa data validate --data nlu stories --domain domain.yml --config config.yml --fail-on-warnings 2>&1 | grep -Ev "Deprecat|declare_namespace|pkg_resources|xla_computation|escape sequence|replace\(|Downloads a file" ; exit $${PIPESTATUS[0]}
 
 test: env redis lint check-data validate model
-	@echo "== program data, answers and web app (Python 3.11)"
-	@$(APP_PY) -m pytest -q tests/bot
+	@echo "== program data, answers, web app and NLU data contract (Python 3.11)"
+	@$(APP_PY) -m pytest -q tests/bot tests/nlu
 	@echo "== program data on Rasa's Python 3.10, NLU components and actions"
 	@$(RASA_PY) -m pytest -q tests/bot/program tests/components tests/actions
 	@echo "== test stories, English and Chinese (fails on any prediction error)"

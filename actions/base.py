@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -19,7 +19,8 @@ logger = logging.getLogger(__name__)
 
 # Words that point back at the category named earlier ("what do they get?").
 _BACK_REFERENCE = re.compile(
-    r"\b(they|them|their|it|its|this category|that category|this one|that one)\b|他们|它们|这类|该类|这个类别|那个类别|这一类|那一类"
+    r"\b(they|them|their|it|its|this category|that category|this one|that one)\b"
+    r"|他们|它们|这类|该类|这个类别|那个类别|这一类|那一类"
 )
 
 
@@ -54,15 +55,13 @@ class AnswerAction(Action):
     # Questions that may touch what the sources do not hold (deadlines, fees, ...).
     checks_unknowns = False
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return self.action_name
 
     def build(self, composer: Composer, tracker: Tracker) -> Answer:
         raise NotImplementedError
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         language = language_of(tracker)
         contact = StaffContact.from_env()
         knowledge = default_store.current()

@@ -10,6 +10,8 @@ from bot.program.answers import Answer, Composer
 
 class ActionRequestHuman(AnswerAction):
     action_name = "action_request_human"
+    # "What's your office address?" gets the contact, and a plain word that the address is unknown.
+    checks_unknowns = True
 
     def build(self, composer: Composer, tracker: Tracker) -> Answer:
         return composer.request_human()

@@ -1,4 +1,4 @@
-"""The web app on :8000 (FastAPI). Today: health and the program API; the intake, staff console
+"""The web app on :8000 (FastAPI). Today: health, the program API and lead intake; the staff console
 and chat gateway mount here as they land."""
 
 from __future__ import annotations
@@ -10,14 +10,18 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from bot import logs
+from bot.leads.routes import router as leads_router
 from bot.program import default_store
 from bot.program.routes import router as program_router
 
 
 def create_app() -> FastAPI:
+    logs.install()  # before anything logs: emails and phone numbers never reach a log in clear
     default_store.load()  # a broken data file stops the app at start, not at the first question
     app = FastAPI(title="Guangzhou City Partner assistant", version="0.1.0")
     app.include_router(program_router)
+    app.include_router(leads_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Dict[str, str]:

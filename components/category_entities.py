@@ -8,10 +8,8 @@ time, so a new synonym needs no retraining.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
-from bot.program import default_store
-from bot.program.categories import CategoryMatcher
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -21,16 +19,19 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.program import default_store
+from bot.program.categories import CategoryMatcher
+
 ENTITY = "partner_category"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class CategoryEntityNormalizer(GraphComponent, EntityExtractorMixin):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         self._config = config
         self._knowledge = None
         self._matcher: CategoryMatcher
@@ -38,11 +39,11 @@ class CategoryEntityNormalizer(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "CategoryEntityNormalizer":
+    ) -> CategoryEntityNormalizer:
         return cls(config)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -61,15 +62,15 @@ class CategoryEntityNormalizer(GraphComponent, EntityExtractorMixin):
             message.set(ENTITIES, self.normalise(message.get(TEXT) or "", message.get(ENTITIES, [])), add_to_output=True)
         return messages
 
-    def normalise(self, text: str, entities: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    def normalise(self, text: str, entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         matcher = self.matcher
-        result: List[Dict[Text, Any]] = []
+        result: List[Dict[str, Any]] = []
         found_category = False
         for entity in entities:
             if entity.get("entity") != ENTITY:
                 result.append(entity)
                 continue
-            key = matcher.normalize(str(entity.get("value", "")))
+            key = matcher.normalize(str(entity.get("value", "")), text)
             if key is None:
                 continue
             result.append({**entity, "value": key})

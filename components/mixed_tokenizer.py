@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 import jieba
-
-from bot.program import default_store
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.program import default_store
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -35,7 +35,7 @@ _DOMAIN_WORDS = ("城市合伙人", "合伙人", "世界500强", "专精特新",
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class MixedLanguageTokenizer(Tokenizer):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {
             "intent_tokenization_flag": False,
             "intent_split_symbol": "_",
@@ -44,14 +44,14 @@ class MixedLanguageTokenizer(Tokenizer):
         }
 
     @staticmethod
-    def supported_languages() -> Optional[List[Text]]:
+    def supported_languages() -> Optional[List[str]]:
         return None
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> List[str]:
         return ["jieba"]
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         super().__init__(config)
         self._jieba = jieba.Tokenizer()
         knowledge = default_store.current()
@@ -65,11 +65,11 @@ class MixedLanguageTokenizer(Tokenizer):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "MixedLanguageTokenizer":
+    ) -> MixedLanguageTokenizer:
         return cls(config)
 
     def split(self, text: str) -> List[Token]:
@@ -86,7 +86,7 @@ class MixedLanguageTokenizer(Tokenizer):
                 position += len(part)
         return tokens
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> List[Token]:
         return self._apply_token_pattern(self.split(message.get(attribute)))
 
 

@@ -117,19 +117,27 @@ class Composer:
         keys = sorted({s for c in self.kb.categories.values() for s in c.sources})
         text = f"{self.msg('categories_intro')}\n{self.category_lines()}\n{self.sources(keys)}"
         return Answer(
-            [Reply(text, self.category_buttons("button_category_info", "ask_category_info")),
-             Reply(self.msg("categories_offer"), self.yes_no())],
+            [
+                Reply(text, self.category_buttons("button_category_info", "ask_category_info")),
+                Reply(self.msg("categories_offer"), self.yes_no()),
+            ],
             offer="recommendation",
         )
 
     def category_info(self, key: Optional[str]) -> Answer:
         if key is None:
-            return Answer([Reply(
-                f"{self.msg('categories_intro')}\n{self.category_lines()}\n{self.msg('choose_category')}",
-                self.category_buttons("button_category_info", "ask_category_info"),
-            )], topic="info")
+            return Answer(
+                [
+                    Reply(
+                        f"{self.msg('categories_intro')}\n{self.category_lines()}\n{self.msg('choose_category')}",
+                        self.category_buttons("button_category_info", "ask_category_info"),
+                    )
+                ],
+                topic="info",
+            )
         category = self.kb.categories[key]
-        text = f"{self.msg('category_info', name=category.name.get(self.lang), who=category.who.get(self.lang))}\n{self.sources(category.sources)}"
+        described = self.msg("category_info", name=category.name.get(self.lang), who=category.who.get(self.lang))
+        text = f"{described}\n{self.sources(category.sources)}"
         buttons = (
             Button(self.msg("button_category_benefits", name=category.name.get(self.lang)), intent_payload("ask_benefits", key)),
             Button(self.kb.intent_labels["ask_recommendation"].get(self.lang), intent_payload("ask_recommendation")),
@@ -139,22 +147,32 @@ class Composer:
     def eligibility(self, key: Optional[str]) -> Answer:
         if key is None:
             text = f"{self.msg('eligibility_intro')}\n{self.category_lines()}\n{self.msg('eligibility_more')}"
-            return Answer([Reply(text, self.category_buttons("button_category_eligibility", "ask_eligibility"))], topic="eligibility")
+            return Answer(
+                [Reply(text, self.category_buttons("button_category_eligibility", "ask_eligibility"))], topic="eligibility"
+            )
         category = self.kb.categories[key]
-        text = f"{self.msg('eligibility_one', name=category.name.get(self.lang), who=category.who.get(self.lang))}\n{self.sources(category.sources)}"
-        button = Button(self.msg("button_category_benefits", name=category.name.get(self.lang)), intent_payload("ask_benefits", key))
+        described = self.msg("eligibility_one", name=category.name.get(self.lang), who=category.who.get(self.lang))
+        text = f"{described}\n{self.sources(category.sources)}"
+        button = Button(
+            self.msg("button_category_benefits", name=category.name.get(self.lang)), intent_payload("ask_benefits", key)
+        )
         return Answer([Reply(text, (button,))], topic="eligibility")
 
     def benefits(self, key: Optional[str]) -> Answer:
         if key is None:
             text = self.facts(self.msg("benefits_intro"), self.kb.benefits)
             return Answer(
-                [Reply(text), Reply(self.msg("benefits_more"), self.category_buttons("button_category_benefits", "ask_benefits"))],
+                [
+                    Reply(text),
+                    Reply(self.msg("benefits_more"), self.category_buttons("button_category_benefits", "ask_benefits")),
+                ],
                 topic="benefits",
             )
         category = self.kb.categories[key]
         text = self.facts(self.msg("benefits_category", name=category.name.get(self.lang)), self.kb.benefits)
-        button = Button(self.msg("button_category_eligibility", name=category.name.get(self.lang)), intent_payload("ask_eligibility", key))
+        button = Button(
+            self.msg("button_category_eligibility", name=category.name.get(self.lang)), intent_payload("ask_eligibility", key)
+        )
         return Answer([Reply(text, (button,))], topic="benefits")
 
     def about_category(self, key: str, topic: Optional[str]) -> Answer:
@@ -171,7 +189,10 @@ class Composer:
 
     def apply(self) -> Answer:
         text = f"{self.msg('apply')}\n{self.category_lines()}"
-        return Answer([Reply(text, self.category_buttons("button_category_info", "ask_category_info")), Reply(self.contact_text())], topic="info")
+        return Answer(
+            [Reply(text, self.category_buttons("button_category_info", "ask_category_info")), Reply(self.contact_text())],
+            topic="info",
+        )
 
     def application_process(self) -> Answer:
         text = self.facts(self.msg("application_intro"), self.kb.application)

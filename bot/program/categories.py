@@ -15,6 +15,9 @@ from bot.program.language import _CJK
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _FUZZY_CUTOFF = 0.84
+# A short form ("super", "战略") names a category only next to words like these; alone it is an
+# ordinary word ("super useful"), unless it is the whole message ("super?" answering a question).
+_CATEGORY_CONTEXT = re.compile(r"partner|categor|tier|type|level|kind|class|one|伙伴|合伙|类|档|级|种")
 
 
 @dataclass(frozen=True)
@@ -43,24 +46,35 @@ class CategoryMatcher:
         self._latin = sorted((s for s in self.synonyms if not _CJK.search(s)), key=len, reverse=True)
         self._cjk = sorted((s for s in self.synonyms if _CJK.search(s)), key=len, reverse=True)
 
-    def normalize(self, span: str) -> Optional[str]:
-        """The category a span (already marked as a category) names, or None."""
+    def normalize(self, span: str, text: Optional[str] = None) -> Optional[str]:
+        """The category a span (already marked as a category) names, or None.
+
+        With the whole message as `text`, a short form counts only in a category context.
+        """
         cleaned = _clean(span)
         if not cleaned:
             return None
-        for table in (self.synonyms, self.short_forms):
-            if cleaned in table:
-                return table[cleaned]
+        if cleaned in self.synonyms:
+            return self.synonyms[cleaned]
+        if cleaned in self.short_forms:
+            return self.short_forms[cleaned] if self._short_form_fits(span, text) else None
         if _CJK.search(cleaned):
             for surface in self._cjk:
                 if surface in cleaned:
                     return self.synonyms[surface]
             return None
         for candidate in (cleaned, cleaned.rstrip("s")):
-            match = difflib.get_close_matches(candidate, list(self.synonyms) + list(self.short_forms), n=1, cutoff=_FUZZY_CUTOFF)
+            match = difflib.get_close_matches(candidate, list(self.synonyms), n=1, cutoff=_FUZZY_CUTOFF)
             if match:
-                return self.synonyms.get(match[0]) or self.short_forms[match[0]]
+                return self.synonyms[match[0]]
         return None
+
+    @staticmethod
+    def _short_form_fits(span: str, text: Optional[str]) -> bool:
+        if text is None:
+            return True
+        rest = text.lower().replace(span.lower(), " ", 1)
+        return _CATEGORY_CONTEXT.search(rest) is not None or not _WORD.search(rest) and not _CJK.search(rest)
 
     def _fuzzy(self, phrase: str, size: int) -> Optional[str]:
         if len(phrase) < 7:
@@ -82,7 +96,9 @@ class CategoryMatcher:
             for match in re.finditer(re.escape(surface), lowered):
                 if free(match.start(), match.end()):
                     taken.append((match.start(), match.end()))
-                    found.append(CategoryMention(self.synonyms[surface], match.start(), match.end(), text[match.start():match.end()]))
+                    found.append(
+                        CategoryMention(self.synonyms[surface], match.start(), match.end(), text[match.start() : match.end()])
+                    )
 
         words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(lowered)]
         # Exact names first, everywhere; only then typos, so "a citydreamer" is not a fuzzy

@@ -13,7 +13,9 @@ def main() -> int:
     except ProgramDataError as error:
         print(f"program data: BROKEN: {error}", file=sys.stderr)
         return 1
-    facts = sum(len(x) for x in (knowledge.overview, knowledge.benefits, knowledge.application, knowledge.progress, knowledge.guangzhou))
+    facts = sum(
+        len(x) for x in (knowledge.overview, knowledge.benefits, knowledge.application, knowledge.progress, knowledge.guangzhou)
+    )
     print(f"program data: ok ({len(knowledge.categories)} categories, {facts} facts, {len(knowledge.sources)} sources)")
     return 0
 

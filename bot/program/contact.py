@@ -14,7 +14,7 @@ class StaffContact:
     url: Optional[str] = None
 
     @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "StaffContact":
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> StaffContact:
         env = os.environ if environ is None else environ
         return cls(
             email=(env.get("PROGRAM_CONTACT_EMAIL") or "").strip() or None,

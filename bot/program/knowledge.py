@@ -175,9 +175,7 @@ class _Reader:
             )
         return tuple(facts)
 
-    def source_keys(
-        self, value: Any, where: str, sources: Mapping[str, Source]
-    ) -> Tuple[str, ...]:
+    def source_keys(self, value: Any, where: str, sources: Mapping[str, Source]) -> Tuple[str, ...]:
         keys = self.strings(value, f"{where}.sources")
         unknown = [key for key in keys if key not in sources]
         if unknown:

@@ -28,8 +28,13 @@ def program(lang: str = Query("en", pattern="^(en|zh)$")) -> Dict[str, Any]:
         "language": lang,
         "overview": _facts(kb, kb.overview, lang),
         "categories": [
-            {"key": c.key, "name": c.name.get(lang), "summary": c.summary.get(lang), "who": c.who.get(lang),
-             "sources": [kb.sources[s].cite() for s in c.sources]}
+            {
+                "key": c.key,
+                "name": c.name.get(lang),
+                "summary": c.summary.get(lang),
+                "who": c.who.get(lang),
+                "sources": [kb.sources[s].cite() for s in c.sources],
+            }
             for c in kb.categories.values()
         ],
         "benefits": _facts(kb, kb.benefits, lang),

@@ -66,8 +66,9 @@ async def test_greeting_in_english(dispatcher) -> None:
 
 
 async def test_button_payload_keeps_the_language_of_the_conversation(dispatcher) -> None:
-    tracker = make_tracker('/ask_benefits{"partner_category":"city_dreamer"}', "ask_benefits",
-                           [category("city_dreamer")], {"language": "zh"})
+    tracker = make_tracker(
+        '/ask_benefits{"partner_category":"city_dreamer"}', "ask_benefits", [category("city_dreamer")], {"language": "zh"}
+    )
     text, slots = await run(ActionBenefits(), tracker, dispatcher)
     assert "城市梦想家" in text and slots["language"] == "zh"
 
@@ -148,7 +149,11 @@ async def test_no_contact_configured_is_said_plainly(monkeypatch, dispatcher) ->
 
 
 async def test_clarify_offers_buttons_from_the_ranking(dispatcher) -> None:
-    ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "ask_eligibility", "confidence": 0.3}, {"name": "ask_benefits", "confidence": 0.2}]
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "ask_eligibility", "confidence": 0.3},
+        {"name": "ask_benefits", "confidence": 0.2},
+    ]
     await run(ActionClarify(), make_tracker("hmm partner stuff?", "nlu_fallback", ranking=ranking), dispatcher)
     payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
     assert payloads == ["/ask_eligibility", "/ask_benefits", "/request_human"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -14,9 +16,12 @@ from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from rasa.core.agent import Agent  # noqa: E402
 from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
+from rasa.utils.common import configure_logging_and_warnings  # noqa: E402
+from rasa.utils.log_utils import configure_structlog  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
 from bot.program import load_knowledge  # noqa: E402
@@ -57,16 +62,18 @@ async def evaluate_language(agent: Agent, path: Path, matcher: CategoryMatcher, 
         n_pred += sum(pred.values())
         n_gold += sum(gold.values())
         if y_true[-1] != y_pred[-1] or gold != pred:
-            errors.append(f"{path.name}\t{example.get('text')}\tgold={y_true[-1]} {dict(gold)}\tpred={y_pred[-1]} "
-                          f"({parsed['intent']['confidence']:.2f}) {dict(pred)}")
+            errors.append(
+                f"{path.name}\t{example.get('text')}\tgold={y_true[-1]} {dict(gold)}\tpred={y_pred[-1]} "
+                f"({parsed['intent']['confidence']:.2f}) {dict(pred)}"
+            )
     labels = sorted(set(y_true))
     per_intent = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
     _, _, entity_f1 = prf(tp, n_pred, n_gold)
-    worst = sorted(zip(labels, per_intent), key=lambda x: x[1])[:3]
+    worst = sorted(zip(labels, per_intent, strict=True), key=lambda x: x[1])[:3]
     return {
         "examples": len(y_true),
         "intent_macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "intent_accuracy": sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true),
+        "intent_accuracy": sum(t == p for t, p in zip(y_true, y_pred, strict=True)) / len(y_true),
         "fallback_rate": y_pred.count("nlu_fallback") / len(y_pred),
         "entity_f1": entity_f1,
         "entity_mentions": n_gold,
@@ -79,8 +86,21 @@ def story_accuracy(model: str) -> Dict[str, float]:
     files = sorted((ROOT / "tests/stories").glob("*.yml"))
     total = sum(f.read_text(encoding="utf-8").count("- story:") for f in files)
     subprocess.run(
-        [str(Path(sys.executable).parent / "rasa"), "test", "core", "--model", model, "--stories", str(ROOT / "tests/stories"), "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+        [
+            str(Path(sys.executable).parent / "rasa"),
+            "test",
+            "core",
+            "--model",
+            model,
+            "--stories",
+            str(ROOT / "tests/stories"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
     )
     failed_file = out / "failed_test_stories.yml"
     failed = failed_file.read_text(encoding="utf-8").count("- story:") if failed_file.exists() else 0
@@ -93,6 +113,8 @@ async def main() -> int:
     parser.add_argument("--model", default=str(ROOT / "models/current.tar.gz"))
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    configure_logging_and_warnings(logging.ERROR, warn_only_once=True, filter_repeated_logs=True)
+    configure_structlog(logging.ERROR)
     matcher = CategoryMatcher(load_knowledge())
     agent = Agent.load(args.model)
     errors: List[str] = []
@@ -102,13 +124,19 @@ async def main() -> int:
     (OUT / "summary.json").write_text(json.dumps({"nlu": results, "stories": stories}, indent=2), encoding="utf-8")
 
     print("\nHeld-out NLU evaluation (tests/eval/heldout_*.yml, not in the training data)")
-    print(f"| language | examples | intent macro-F1 | intent accuracy | nlu_fallback | {ENTITY} F1 (mentions) | weakest intents |")
+    print(
+        f"| language | examples | intent macro-F1 | intent accuracy | nlu_fallback | {ENTITY} F1 (mentions) | weakest intents |"
+    )
     print("|---|---|---|---|---|---|---|")
     for lang, r in results.items():
-        print(f"| {lang} | {r['examples']} | {r['intent_macro_f1']:.3f} | {r['intent_accuracy']:.3f} | {r['fallback_rate']:.1%} | "
-              f"{r['entity_f1']:.3f} ({r['entity_mentions']}) | {r['worst_intents']} |")
-    print(f"\nTest stories (tests/stories): {stories['stories_passed']}/{stories['stories']} conversations passed, "
-          f"action accuracy {stories['action_accuracy']:.3f}")
+        print(
+            f"| {lang} | {r['examples']} | {r['intent_macro_f1']:.3f} | {r['intent_accuracy']:.3f} | {r['fallback_rate']:.1%} | "
+            f"{r['entity_f1']:.3f} ({r['entity_mentions']}) | {r['worst_intents']} |"
+        )
+    print(
+        f"\nTest stories (tests/stories): {stories['stories_passed']}/{stories['stories']} conversations passed, "
+        f"action accuracy {stories['action_accuracy']:.3f}"
+    )
     print(f"Misclassified examples: {OUT / 'errors.tsv'}")
     return 0
 

@@ -26,7 +26,9 @@ class Stack:
     def __init__(self, rasa_url: str, redis_db: int) -> None:
         self.rasa_url = rasa_url
         self.token = TOKEN
-        self.redis = redis.Redis(host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")), db=redis_db)
+        self.redis = redis.Redis(
+            host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")), db=redis_db
+        )
 
     def say(self, sender: str, message: str) -> List[Dict]:
         response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=30)
@@ -67,13 +69,36 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     procs = []
     try:
         actions_log = logs / "actions.log"
-        actions = subprocess.Popen([str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(ACTIONS_PORT)],
-                                   cwd=ROOT, env=env, stdout=actions_log.open("w"), stderr=subprocess.STDOUT)
+        actions = subprocess.Popen(
+            [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(ACTIONS_PORT)],
+            cwd=ROOT,
+            env=env,
+            stdout=actions_log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         procs.append(actions)
         rasa_log = logs / "rasa.log"
-        rasa = subprocess.Popen([str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(RASA_PORT), "--enable-api",
-                                 "--auth-token", TOKEN, "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
-                                cwd=ROOT, env=env, stdout=rasa_log.open("w"), stderr=subprocess.STDOUT)
+        rasa = subprocess.Popen(
+            [
+                str(RASA_BIN),
+                "run",
+                "--model",
+                str(MODEL),
+                "--port",
+                str(RASA_PORT),
+                "--enable-api",
+                "--auth-token",
+                TOKEN,
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=rasa_log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         procs.append(rasa)
         _wait(f"http://127.0.0.1:{ACTIONS_PORT}/health", actions, actions_log, 120)
         _wait(f"http://127.0.0.1:{RASA_PORT}/status?token={TOKEN}", rasa, rasa_log, 240)

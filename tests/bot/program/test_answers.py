@@ -57,7 +57,10 @@ def test_eligibility_of_one_category_states_who_it_is_for() -> None:
     assert "超级合伙人" in zh and "小巨人" in zh
 
 
-@pytest.mark.parametrize(("topic", "expected"), [("benefits", "Canton Fair"), ("eligibility", "micro, small and medium"), (None, "micro, small and medium")])
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [("benefits", "Canton Fair"), ("eligibility", "micro, small and medium"), (None, "micro, small and medium")],
+)
 def test_follow_up_answers_the_remembered_topic(topic, expected) -> None:
     assert expected in all_text(compose("en").about_category("city_dreamer", topic))
 
@@ -81,7 +84,7 @@ def test_contact_comes_from_configuration_only() -> None:
         ("where is your office address", ["office"]),
         ("what do partners get?", []),
         ("how much revenue do we need", []),
-        ('/ask_application_process', []),
+        ("/ask_application_process", []),
     ],
 )
 def test_unknown_topics_are_detected(question: str, keys: list) -> None:

@@ -48,3 +48,19 @@ def test_spans_that_name_no_category_are_rejected(span: str) -> None:
 )
 def test_category_names_are_found_in_free_text(text: str, keys: list) -> None:
     assert [m.key for m in MATCHER.find(text)] == keys
+
+
+@pytest.mark.parametrize(
+    ("span", "text", "key"),
+    [
+        ("super", "thnks, super useful", None),
+        ("super", "what about the super ones?", "super_partner"),
+        ("super", "super?", "super_partner"),
+        ("strategic", "is strategic the right tier for us", "strategic_partner"),
+        ("战略", "战略这一类呢", "strategic_partner"),
+        ("超级", "超级好用", None),
+        ("city dreamers", "thanks, city dreamers it is", "city_dreamer"),
+    ],
+)
+def test_short_forms_need_a_category_context(span: str, text: str, key) -> None:
+    assert MATCHER.normalize(span, text) == key

@@ -1,0 +1,143 @@
+"""The app's database: engine and sessions from `DATABASE_URL`, and Alembic migrations without an ini file.
+
+`python -m bot.db upgrade` brings the database at DATABASE_URL to the latest schema (SQLite under
+var/ by default; PostgreSQL in production). The app never creates tables itself: the migrations are
+the only way the schema changes, so development, tests and production share one path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, List, Optional
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import DateTime, Engine, create_engine
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+DEFAULT_SQLITE_PATH = ROOT / "var" / "leads.db"
+
+
+class Base(DeclarativeBase):
+    """Shared metadata: every table of the app hangs here, and the migrations are checked against it."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values and returns them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: give a timezone so the stored time is unambiguous")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Optional[datetime], dialect: Dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def database_url() -> str:
+    """DATABASE_URL, or a SQLite file under var/ at the repository root (created on first use)."""
+    url = (os.environ.get("DATABASE_URL") or "").strip()
+    if url:
+        return url
+    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def make_engine(url: Optional[str] = None, **kwargs: Any) -> Engine:
+    url = url or database_url()
+    options: dict[str, Any] = {
+        "hide_parameters": True,  # SQL errors would otherwise echo emails and phone numbers into the logs
+        "pool_pre_ping": True,
+    }
+    if make_url(url).get_backend_name() == "sqlite":
+        # FastAPI serves sync routes from a thread pool; writers queue on SQLite's lock instead of failing at once.
+        options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    options.update(kwargs)
+    return create_engine(url, **options)
+
+
+_engine: Optional[Engine] = None
+_sessions: Optional[sessionmaker[Session]] = None
+
+
+def get_engine() -> Engine:
+    global _engine
+    if _engine is None:
+        _engine = make_engine()
+    return _engine
+
+
+def get_session() -> Iterator[Session]:
+    """FastAPI dependency: one session per request (tests override it to point at their own database)."""
+    global _sessions
+    if _sessions is None:
+        _sessions = sessionmaker(get_engine(), expire_on_commit=False)
+    with _sessions() as session:
+        yield session
+
+
+# --- migrations ------------------------------------------------------------------------------------
+
+
+def alembic_config(url: Optional[str] = None, connection: Any = None) -> Config:
+    """Alembic configured in code: bot/migrations holds env.py and versions/, the URL comes from here."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Passed as attributes, not main options: the ini parser would choke on '%' in a password.
+    config.attributes["url"] = url or database_url()
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(url: Optional[str] = None, revision: str = "head", connection: Any = None) -> None:
+    command.upgrade(alembic_config(url, connection), revision)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.db", description="Migrate the database at DATABASE_URL.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("upgrade", help="upgrade to a revision (default: head)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    down = sub.add_parser("downgrade", help="downgrade to a revision (e.g. -1, base)")
+    down.add_argument("revision")
+    sub.add_parser("current", help="show the database's revision")
+    sub.add_parser("history", help="list the migrations")
+    rev = sub.add_parser("revision", help="create a new migration file")
+    rev.add_argument("-m", "--message", required=True)
+    rev.add_argument("--autogenerate", action="store_true", help="diff the models against the database")
+    args = parser.parse_args(argv)
+
+    config = alembic_config()
+    if args.command == "upgrade":
+        command.upgrade(config, args.revision, sql=args.sql)
+    elif args.command == "downgrade":
+        command.downgrade(config, args.revision)
+    elif args.command == "current":
+        command.current(config, verbose=True)
+    elif args.command == "history":
+        command.history(config)
+    else:
+        command.revision(config, message=args.message, autogenerate=args.autogenerate)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The `leads` table: leads and hand-offs side by side (a `kind` column), with the assessment the service made."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db import Base, UTCDateTime
+
+KINDS = ("lead", "handoff")
+STATUSES = ("new",)  # the staff console adds the next ones (contacted, closed...) with its migration
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _new_id() -> str:
+    # Random, not sequential: an id in a URL or a log says nothing about how many leads there are.
+    return str(uuid.uuid4())
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        CheckConstraint("kind IN ('lead', 'handoff')", name="ck_leads_kind"),
+        # A lead always carries an assessment; a hand-off only when the user gave a profile.
+        CheckConstraint("kind <> 'lead' OR (profile IS NOT NULL AND category IS NOT NULL)", name="ck_leads_lead_assessed"),
+        UniqueConstraint("idempotency_key", name="uq_leads_idempotency_key"),
+        Index("ix_leads_created_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(2))
+
+    person: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[Optional[str]] = mapped_column(String(20))  # E.164
+    consent_notice_version: Mapped[str] = mapped_column(String(32))
+    consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    profile: Mapped[Optional[Dict[str, Any]]] = mapped_column(JsonType)
+    category: Mapped[Optional[str]] = mapped_column(String(64))
+    qualified: Mapped[Optional[bool]] = mapped_column(Boolean)
+    score: Mapped[Optional[float]] = mapped_column(Float)
+    reasons: Mapped[Optional[List[Any]]] = mapped_column(JsonType)
+    alternatives: Mapped[Optional[List[Any]]] = mapped_column(JsonType)
+    rules_version: Mapped[Optional[str]] = mapped_column(String(64))
+
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    transcript: Mapped[List[Dict[str, Any]]] = mapped_column(JsonType)
+
+    # Idempotency: the caller's key (unique, so concurrent retries cannot both insert) and the body's SHA-256.
+    idempotency_key: Mapped[Optional[str]] = mapped_column(String(200))
+    request_hash: Mapped[Optional[str]] = mapped_column(String(64))
+
+    def __repr__(self) -> str:  # no contact details: reprs end up in logs and tracebacks
+        return f"Lead(id={self.id!r}, kind={self.kind!r}, status={self.status!r})"

@@ -1,0 +1,78 @@
+"""Intake API: channels post leads and hand-offs here; every route needs the intake API key."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from typing import Optional
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response, Security, status
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
+
+from bot.db import get_session
+from bot.leads import service
+from bot.leads.schemas import Deleted, IntakeRequest, LeadOut
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the intake API key (env INTAKE_API_KEY)")
+
+
+def require_api_key(api_key: Optional[str] = Security(_api_key_header)) -> None:
+    expected = (os.environ.get("INTAKE_API_KEY") or "").strip()
+    if not expected:
+        # Refuse rather than run open: a server without a key must not accept personal data from anyone.
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "intake is not configured: set INTAKE_API_KEY on the server")
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a header may carry any Latin-1 byte.
+    if not api_key or not hmac.compare_digest(api_key.encode("utf-8"), expected.encode("utf-8")):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong X-API-Key")
+
+
+router = APIRouter(prefix="/api/leads", tags=["leads"], dependencies=[Depends(require_api_key)])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LeadOut,
+    responses={
+        200: {"description": "replay of an earlier request with the same Idempotency-Key (header Idempotent-Replayed: true)"},
+        401: {"description": "missing or wrong X-API-Key"},
+        422: {"description": "invalid body, no consent, a profile the assessment cannot read, or a reused Idempotency-Key"},
+        503: {"description": "the server has no INTAKE_API_KEY"},
+    },
+)
+def create_lead(
+    body: IntakeRequest,
+    response: Response,
+    idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key", min_length=1, max_length=200),
+    session: Session = Depends(get_session),
+) -> LeadOut:
+    """Store a lead (with the service's own eligibility assessment) or a hand-off to staff."""
+    try:
+        stored = service.create(session, body, idempotency_key)
+    except service.InvalidProfile as error:
+        # Same shape as FastAPI's own validation errors, so a client reads every 422 the same way.
+        detail = [{"type": "value_error", "loc": ["body", "profile"], "msg": str(error), "input": body.profile}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+    except service.IdempotencyConflict as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    if stored.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return LeadOut.from_row(stored.lead)
+
+
+@router.get("/{lead_id}", response_model=LeadOut, responses={404: {"description": "no such lead"}})
+def read_lead(lead_id: str = Path(..., max_length=64), session: Session = Depends(get_session)) -> LeadOut:
+    lead = service.get(session, lead_id)
+    if lead is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no lead with this id")
+    return LeadOut.from_row(lead)
+
+
+@router.delete("", response_model=Deleted)
+def delete_conversation(
+    conversation_id: str = Query(..., min_length=1, max_length=128), session: Session = Depends(get_session)
+) -> Deleted:
+    """Delete every lead and hand-off of a conversation (erasure on the user's request)."""
+    return Deleted(deleted=service.delete_conversation(session, conversation_id))

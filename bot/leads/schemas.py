@@ -1,0 +1,183 @@
+"""Bodies of the intake API. Every string and list is bounded and unknown fields are refused, so a caller
+cannot slip in anything we did not ask for — an assessment or a category above all: the service makes its own."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Dict, List, Literal, Optional
+
+import phonenumbers
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator, model_validator
+
+from bot.leads.models import Lead
+
+# Guangzhou program: a number written without a country code is read as a mainland China number.
+DEFAULT_PHONE_REGION = "CN"
+MAX_PROFILE_CHARS = 10_000  # the profile is free-form JSON; bound its serialised size instead of each value
+CLOCK_SKEW = timedelta(minutes=5)
+
+Kind = Literal["lead", "handoff"]
+Language = Literal["en", "zh"]
+
+
+PersonName = Annotated[str, Field(min_length=1, max_length=120)]
+PhoneText = Annotated[str, Field(min_length=1, max_length=32)]
+NoticeVersion = Annotated[str, Field(min_length=1, max_length=32)]
+ConversationId = Annotated[str, Field(min_length=1, max_length=128)]
+TurnText = Annotated[str, Field(max_length=4000)]
+Channel = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", examples=["rest", "web", "telegram"])]
+Note = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Contact(_Body):
+    person: PersonName
+    email: Annotated[EmailStr, Field(max_length=254)]
+    phone: Optional[PhoneText] = Field(None, description="any usual notation; stored as E.164 (+8613800138000)")
+    phone_region: Optional[Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]] = Field(
+        None, description=f"ISO 3166 region for a number without a country code (default {DEFAULT_PHONE_REGION})"
+    )
+
+    @model_validator(mode="after")
+    def _normalise_phone(self) -> Contact:
+        if self.phone is None:
+            return self
+        region = (self.phone_region or DEFAULT_PHONE_REGION).upper()
+        try:
+            number = phonenumbers.parse(self.phone, region)
+        except phonenumbers.NumberParseException as error:
+            raise ValueError(f"phone: not a phone number ({error})") from None
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError(f"phone: not a valid number (read with region {region}; write +<country code> to be explicit)")
+        self.phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        self.phone_region = None  # a hint for parsing only; the E.164 form says it all
+        return self
+
+
+class Consent(_Body):
+    given: StrictBool  # strict: "yes" or 1 is not consent
+    notice_version: NoticeVersion
+    given_at: AwareDatetime
+
+    @field_validator("given_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime) -> datetime:
+        if value > datetime.now(timezone.utc) + CLOCK_SKEW:
+            raise ValueError("consent cannot be given in the future")
+        return value.astimezone(timezone.utc)
+
+
+class Turn(_Body):
+    sender: Literal["user", "bot"]
+    text: TurnText
+    timestamp: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class IntakeRequest(_Body):
+    kind: Kind
+    conversation_id: ConversationId
+    channel: Channel
+    language: Language
+    profile: Optional[Annotated[Dict[str, Any], Field(max_length=50)]] = Field(
+        None, description="answers to the eligibility questions; required for a lead"
+    )
+    contact: Contact
+    consent: Consent
+    transcript: Annotated[List[Turn], Field(max_length=300)] = Field(default_factory=list)
+    note: Optional[Note] = Field(None, description="for a hand-off: what the user asked")
+
+    @field_validator("profile")
+    @classmethod
+    def _bounded_profile(cls, value: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+        if value is not None and len(json.dumps(value, ensure_ascii=False)) > MAX_PROFILE_CHARS:
+            raise ValueError(f"profile is too large (more than {MAX_PROFILE_CHARS} characters of JSON)")
+        return value
+
+    @model_validator(mode="after")
+    def _consented_and_complete(self) -> IntakeRequest:
+        if not self.consent.given:
+            raise ValueError("consent.given must be true: nothing is stored without the user's consent")
+        if self.kind == "lead" and self.profile is None:
+            raise ValueError("a lead needs a profile (the answers the assessment is made from)")
+        return self
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON of the validated body: what an idempotent replay must match."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --- responses -------------------------------------------------------------------------------------
+
+
+class ContactOut(BaseModel):
+    person: str
+    email: str
+    phone: Optional[str]
+
+
+class ConsentOut(BaseModel):
+    notice_version: str
+    given_at: datetime
+
+
+class AssessmentOut(BaseModel):
+    category: Optional[str]
+    qualified: Optional[bool]
+    score: Optional[float]
+    reasons: List[Any]
+    alternatives: List[Any]
+    rules_version: Optional[str]
+
+
+class LeadOut(BaseModel):
+    id: str
+    kind: Kind
+    status: str
+    created_at: datetime
+    conversation_id: str
+    channel: str
+    language: str
+    contact: ContactOut
+    consent: ConsentOut
+    profile: Optional[Dict[str, Any]]
+    assessment: Optional[AssessmentOut]
+    transcript: List[Dict[str, Any]]
+    note: Optional[str]
+
+    @classmethod
+    def from_row(cls, lead: Lead) -> LeadOut:
+        assessment = None
+        if lead.category is not None:
+            assessment = AssessmentOut(
+                category=lead.category,
+                qualified=lead.qualified,
+                score=lead.score,
+                reasons=lead.reasons or [],
+                alternatives=lead.alternatives or [],
+                rules_version=lead.rules_version,
+            )
+        return cls(
+            id=lead.id,
+            kind=lead.kind,  # type: ignore[arg-type]
+            status=lead.status,
+            created_at=lead.created_at,
+            conversation_id=lead.conversation_id,
+            channel=lead.channel,
+            language=lead.language,
+            contact=ContactOut(person=lead.person, email=lead.email, phone=lead.phone),
+            consent=ConsentOut(notice_version=lead.consent_notice_version, given_at=lead.consent_given_at),
+            profile=lead.profile,
+            assessment=assessment,
+            transcript=lead.transcript,
+            note=lead.note,
+        )
+
+
+class Deleted(BaseModel):
+    deleted: int

@@ -1,0 +1,118 @@
+"""Storing leads and hand-offs: the service assesses the profile itself, and idempotency keys make retries safe."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.leads.models import Lead
+from bot.leads.schemas import IntakeRequest
+from bot.program.eligibility import Profile, assess, load_rules
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidProfile(ValueError):
+    """The profile does not read as eligibility answers (Profile.from_dict refused it)."""
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was already used for a different request body."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    lead: Lead
+    replayed: bool  # True when an earlier request with the same key and body stored it
+
+
+def _assessment(profile_data: Dict[str, Any]) -> Dict[str, Any]:
+    try:
+        profile = Profile.from_dict(profile_data)
+    except ValueError as error:
+        raise InvalidProfile(str(error)) from None
+    # Always our own assessment on the current rules: whatever the caller believes the category is does not count.
+    result = assess(profile, load_rules())
+    data = result.to_dict()  # JSON-ready reasons and alternatives
+    return {
+        "category": result.category,
+        "qualified": bool(result.qualified),
+        "score": float(result.score),
+        "reasons": data.get("reasons", []),
+        "alternatives": data.get("alternatives", []),
+        "rules_version": str(data.get("rules_version") or getattr(result, "rules_version", "")) or None,
+    }
+
+
+def _build(request: IntakeRequest, idempotency_key: Optional[str], request_hash: str) -> Lead:
+    assessment = _assessment(request.profile) if request.profile is not None else {}
+    return Lead(
+        kind=request.kind,
+        status="new",
+        conversation_id=request.conversation_id,
+        channel=request.channel,
+        language=request.language,
+        person=request.contact.person,
+        email=request.contact.email,
+        phone=request.contact.phone,
+        consent_notice_version=request.consent.notice_version,
+        consent_given_at=request.consent.given_at,
+        profile=request.profile,
+        transcript=[turn.model_dump() for turn in request.transcript],
+        note=request.note,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        **assessment,
+    )
+
+
+def _by_key(session: Session, idempotency_key: str) -> Optional[Lead]:
+    return session.scalars(select(Lead).where(Lead.idempotency_key == idempotency_key)).one_or_none()
+
+
+def _replay(lead: Lead, request_hash: str) -> Stored:
+    if lead.request_hash != request_hash:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used with a different request body; send a new key for a new request"
+        )
+    return Stored(lead, replayed=True)
+
+
+def create(session: Session, request: IntakeRequest, idempotency_key: Optional[str] = None) -> Stored:
+    """Store a lead or hand-off, or return the one an earlier request with the same key stored."""
+    request_hash = request.fingerprint()
+    if idempotency_key is not None:
+        existing = _by_key(session, idempotency_key)
+        if existing is not None:
+            return _replay(existing, request_hash)
+    lead = _build(request, idempotency_key, request_hash)
+    session.add(lead)
+    try:
+        session.commit()
+    except IntegrityError:
+        # A concurrent request with the same key won the insert (the unique constraint stopped us): answer with its row.
+        session.rollback()
+        existing = _by_key(session, idempotency_key) if idempotency_key is not None else None
+        if existing is None:
+            raise
+        return _replay(existing, request_hash)
+    logger.info("stored %s %s (channel %s, category %s)", lead.kind, lead.id, lead.channel, lead.category or "-")
+    return Stored(lead, replayed=False)
+
+
+def get(session: Session, lead_id: str) -> Optional[Lead]:
+    return session.get(Lead, lead_id)
+
+
+def delete_conversation(session: Session, conversation_id: str) -> int:
+    """Delete every lead and hand-off of a conversation (the user asked to be forgotten); returns how many."""
+    result = session.execute(delete(Lead).where(Lead.conversation_id == conversation_id))
+    session.commit()
+    deleted = int(result.rowcount or 0)
+    logger.info("deleted %d record(s) of a conversation on request", deleted)
+    return deleted

@@ -1,0 +1,132 @@
+"""The intake API against each database it runs on: a SQLite file and PostgreSQL, both built by the migrations.
+
+PostgreSQL gets a schema of its own per test session (dropped at the end), so runs never see each other's rows.
+Set TEST_DATABASE_URL to point at another server; without a reachable server the PostgreSQL half is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, delete, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import get_session, make_engine, upgrade
+from bot.leads.models import Lead
+from bot.main import create_app
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+API_KEY = "test-intake-key"
+
+
+def _sqlite(directory: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{directory / 'leads.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _postgres() -> Iterator[Engine]:
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.connect():
+            pass
+    except OperationalError:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set TEST_DATABASE_URL)")
+    schema = f"test_leads_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        with engine.begin() as connection:  # the migrations run on a connection pinned to the test schema
+            upgrade(connection=connection)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        yield from _sqlite(tmp_path_factory.mktemp("sqlite"))
+    else:
+        yield from _postgres()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    factory = sessionmaker(engine, expire_on_commit=False)
+    yield factory
+    with factory.begin() as session:  # each test starts from an empty table
+        session.execute(delete(Lead))
+
+
+@pytest.fixture(scope="session")
+def app() -> FastAPI:
+    return create_app()
+
+
+@pytest.fixture
+def client(app: FastAPI, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("INTAKE_API_KEY", API_KEY)
+
+    def session_override() -> Iterator[Session]:
+        with sessions() as session:
+            yield session
+
+    app.dependency_overrides[get_session] = session_override
+    yield TestClient(app, headers={"X-API-Key": API_KEY})
+    app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def count(sessions: sessionmaker[Session]) -> Callable[[], int]:
+    """How many rows the leads table holds now."""
+
+    def rows() -> int:
+        with sessions() as session:
+            return session.query(Lead).count()
+
+    return rows
+
+
+def lead_body(**changes: Any) -> Dict[str, Any]:
+    """A valid lead body; keyword arguments replace top-level fields."""
+    body: Dict[str, Any] = {
+        "kind": "lead",
+        "conversation_id": "conv-1",
+        "channel": "web",
+        "language": "en",
+        "profile": dict(PROFILE),
+        "contact": {"person": "Li Hua", "email": "li.hua@example.com", "phone": "138 0013 8000"},
+        "consent": {"given": True, "notice_version": "2025-01", "given_at": datetime(2025, 1, 2, 3, 4, tzinfo=timezone.utc).isoformat()},
+        "transcript": [
+            {"sender": "user", "text": "I run a software company", "timestamp": 1735786800.0},
+            {"sender": "bot", "text": "Which partner category interests you?", "timestamp": 1735786801.5},
+        ],
+    }
+    body.update(changes)
+    return body
+
+
+def handoff_body(**changes: Any) -> Dict[str, Any]:
+    body = lead_body(kind="handoff", note="When is the next application deadline?")
+    del body["profile"]
+    body.update(changes)
+    return body
+
+
+PROFILE: Dict[str, Any] = {}  # filled in once the eligibility module's profile fields are known

@@ -1,0 +1,73 @@
+"""The NLU data honours its contract: every intent covered in both languages, the held-out set
+really held out, every category mention annotated and normalisable."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.program import load_knowledge
+from bot.program.categories import CategoryMatcher
+from tests.conftest import ROOT
+
+ANNOTATION = re.compile(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})")
+MINIMUM = {"en": 25, "zh": 15}
+
+
+def examples(paths) -> dict:
+    found: dict = {}
+    for path in paths:
+        for block in yaml.safe_load(Path(path).read_text(encoding="utf-8"))["nlu"]:
+            if "intent" in block:
+                lines = [line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")]
+                found.setdefault(block["intent"], []).extend(lines)
+    return found
+
+
+def plain(line: str) -> str:
+    return ANNOTATION.sub(r"\1", line).strip().lower()
+
+
+DOMAIN_INTENTS = yaml.safe_load((ROOT / "domain.yml").read_text())["intents"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_intent_has_enough_examples_in_each_language(lang: str) -> None:
+    data = examples(sorted((ROOT / "nlu" / lang).glob("*.yml")))
+    counts = {intent: len(data.get(intent, [])) for intent in DOMAIN_INTENTS}
+    assert all(n >= MINIMUM[lang] for n in counts.values()), counts
+    assert set(data) <= set(DOMAIN_INTENTS)
+
+
+def test_chinese_examples_are_chinese() -> None:
+    data = examples(sorted((ROOT / "nlu" / "zh").glob("*.yml")))
+    for intent, lines in data.items():
+        for line in lines:
+            assert re.search(r"[\u4e00-\u9fff]", line), (intent, line)
+
+
+def test_held_out_set_is_not_in_the_training_data() -> None:
+    train = {plain(x) for lines in examples(sorted((ROOT / "nlu").glob("*/*.yml"))).values() for x in lines}
+    held = {plain(x) for lines in examples(sorted((ROOT / "tests/eval").glob("heldout_*.yml"))).values() for x in lines}
+    assert held and not (train & held), sorted(train & held)[:20]
+
+
+def test_no_example_is_labelled_with_two_intents() -> None:
+    seen = Counter()
+    owner: dict = {}
+    for intent, lines in examples(sorted((ROOT / "nlu").glob("*/*.yml"))).items():
+        for line in lines:
+            key = plain(line)
+            seen[key] += 1
+            assert owner.setdefault(key, intent) == intent, f"{line!r}: {owner[key]} and {intent}"
+
+
+def test_every_annotated_category_normalises_to_a_key() -> None:
+    matcher = CategoryMatcher(load_knowledge())
+    for path in sorted((ROOT / "nlu").glob("*/*.yml")) + sorted((ROOT / "tests/eval").glob("heldout_*.yml")):
+        for span, _ in ANNOTATION.findall(path.read_text(encoding="utf-8")):
+            assert matcher.normalize(span), f"{path.name}: {span!r} names no category"
