@@ -13,7 +13,7 @@ APP_PY    := .venv-app/bin/python
 UV        := bash scripts/uv.sh
 TEST_REDIS_DB ?= 15
 
-.PHONY: help run test eval lint env lock model redis clean check-data validate
+.PHONY: help run test eval lint env lock model redis postgres clean check-data validate
 
 help:
 	@echo "make run    - set up, train if needed, start Redis, Rasa :$(RASA_PORT), actions :$(ACTIONS_PORT), web app :$(APP_PORT)"
@@ -45,6 +45,9 @@ lock:
 redis:
 	@bash scripts/ensure_redis.sh
 
+postgres:
+	@bash scripts/ensure_postgres.sh
+
 check-data: env
 	@$(RASA_PY) -m bot.program.check
 
@@ -61,8 +64,8 @@ lint: env
 validate: env
 	@.venv-rasa/bin/rasa data validate --data nlu stories --domain domain.yml --config config.yml --fail-on-warnings 2>&1 | grep -Ev "Deprecat|declare_namespace|pkg_resources|xla_computation|escape sequence|replace\(|Downloads a file" ; exit $${PIPESTATUS[0]}
 
-test: env redis lint check-data validate model
-	@echo "== program data, answers, web app and NLU data contract (Python 3.11)"
+test: env redis postgres lint check-data validate model
+	@echo "== program data, eligibility, intake API on SQLite and PostgreSQL, NLU data contract (Python 3.11)"
 	@$(APP_PY) -m pytest -q tests/bot tests/nlu
 	@echo "== program data on Rasa's Python 3.10, NLU components and actions"
 	@$(RASA_PY) -m pytest -q tests/bot/program tests/components tests/actions

@@ -8,6 +8,7 @@ the only way the schema changes, so development, tests and production share one 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from datetime import datetime, timezone
@@ -125,6 +126,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     rev.add_argument("--autogenerate", action="store_true", help="diff the models against the database")
     args = parser.parse_args(argv)
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # alembic says which migrations it ran
     config = alembic_config()
     if args.command == "upgrade":
         command.upgrade(config, args.revision, sql=args.sql)

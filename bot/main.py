@@ -13,12 +13,14 @@ from fastapi.responses import JSONResponse
 from bot import logs
 from bot.leads.routes import router as leads_router
 from bot.program import default_store
+from bot.program.eligibility import default_rules
 from bot.program.routes import router as program_router
 
 
 def create_app() -> FastAPI:
     logs.install()  # before anything logs: emails and phone numbers never reach a log in clear
     default_store.load()  # a broken data file stops the app at start, not at the first question
+    default_rules()  # likewise for the eligibility rules the intake assesses leads with
     app = FastAPI(title="Guangzhou City Partner assistant", version="0.1.0")
     app.include_router(program_router)
     app.include_router(leads_router)

@@ -25,6 +25,9 @@ wait_http() { # name, url, seconds
 start "action server" actions.log .venv-rasa/bin/rasa run actions --actions actions --port "$ACTIONS_PORT"
 start "rasa" rasa.log .venv-rasa/bin/rasa run --model models/current.tar.gz --port "$RASA_PORT" \
   --enable-api --auth-token "$RASA_AUTH_TOKEN" --endpoints endpoints.yml --credentials credentials.yml
+# The web app's database (SQLite under var/ unless DATABASE_URL says otherwise) must be on the latest schema.
+.venv-app/bin/python -m bot.db upgrade >var/log/migrations.log 2>&1 \
+  || { echo "error: database migration failed; see var/log/migrations.log" >&2; stop; }
 start "web app" app.log .venv-app/bin/uvicorn bot.main:app --host 127.0.0.1 --port "$APP_PORT"
 if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
   echo "note: TELEGRAM_BOT_TOKEN is set, but the Telegram bridge is not built yet (see the issues)"

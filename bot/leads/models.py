@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Float, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,8 +31,8 @@ class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (
         CheckConstraint("kind IN ('lead', 'handoff')", name="ck_leads_kind"),
-        # A lead always carries an assessment; a hand-off only when the user gave a profile.
-        CheckConstraint("kind <> 'lead' OR (profile IS NOT NULL AND category IS NOT NULL)", name="ck_leads_lead_assessed"),
+        # A lead always carries an assessment (its category may be null: nothing fits); a hand-off only with a profile.
+        CheckConstraint("kind <> 'lead' OR (profile IS NOT NULL AND rules_version IS NOT NULL)", name="ck_leads_lead_assessed"),
         UniqueConstraint("idempotency_key", name="uq_leads_idempotency_key"),
         Index("ix_leads_created_at", "created_at"),
     )
@@ -53,12 +53,12 @@ class Lead(Base):
     consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     profile: Mapped[Optional[Dict[str, Any]]] = mapped_column(JsonType)
-    category: Mapped[Optional[str]] = mapped_column(String(64))
+    category: Mapped[Optional[str]] = mapped_column(String(64))  # recommended, or the closest when not qualified
     qualified: Mapped[Optional[bool]] = mapped_column(Boolean)
-    score: Mapped[Optional[float]] = mapped_column(Float)
-    reasons: Mapped[Optional[List[Any]]] = mapped_column(JsonType)
-    alternatives: Mapped[Optional[List[Any]]] = mapped_column(JsonType)
-    rules_version: Mapped[Optional[str]] = mapped_column(String(64))
+    score: Mapped[Optional[int]] = mapped_column(Integer)  # 0..100
+    reasons: Mapped[Optional[List[Any]]] = mapped_column(JsonType)  # each {en, zh}
+    alternatives: Mapped[Optional[List[Any]]] = mapped_column(JsonType)  # other qualifying category keys
+    rules_version: Mapped[Optional[str]] = mapped_column(String(64))  # hash of eligibility.yml that judged it
 
     note: Mapped[Optional[str]] = mapped_column(Text)
     transcript: Mapped[List[Dict[str, Any]]] = mapped_column(JsonType)

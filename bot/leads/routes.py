@@ -56,6 +56,7 @@ def create_lead(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     except service.IdempotencyConflict as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    response.headers["Location"] = f"{router.prefix}/{stored.lead.id}"
     if stored.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"

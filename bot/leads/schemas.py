@@ -31,8 +31,27 @@ Channel = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-
 Note = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _no_nul(value: Any) -> Any:
+    # PostgreSQL refuses NUL in text and JSONB: refuse it here as a 422 rather than fail at the insert.
+    if _has_nul(value):
+        raise ValueError("text may not contain NUL characters")
+    return value
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    _strings_without_nul = field_validator("*")(_no_nul)
 
 
 class Contact(_Body):
@@ -127,12 +146,12 @@ class ConsentOut(BaseModel):
 
 
 class AssessmentOut(BaseModel):
-    category: Optional[str]
-    qualified: Optional[bool]
-    score: Optional[float]
-    reasons: List[Any]
-    alternatives: List[Any]
-    rules_version: Optional[str]
+    category: Optional[str] = Field(description="recommended category, or the closest one when not qualified; null if none fits")
+    qualified: bool
+    score: int
+    reasons: List[Dict[str, str]] = Field(description="each reason in every language: {en, zh}")
+    alternatives: List[str] = Field(description="other categories the profile also qualifies for, best first")
+    rules_version: str
 
 
 class LeadOut(BaseModel):
@@ -153,11 +172,11 @@ class LeadOut(BaseModel):
     @classmethod
     def from_row(cls, lead: Lead) -> LeadOut:
         assessment = None
-        if lead.category is not None:
+        if lead.rules_version is not None:  # hand-offs without a profile were never assessed
             assessment = AssessmentOut(
                 category=lead.category,
-                qualified=lead.qualified,
-                score=lead.score,
+                qualified=bool(lead.qualified),
+                score=lead.score or 0,
                 reasons=lead.reasons or [],
                 alternatives=lead.alternatives or [],
                 rules_version=lead.rules_version,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.leads.models import Lead
 from bot.leads.schemas import IntakeRequest
-from bot.program.eligibility import Profile, assess, load_rules
+from bot.program.eligibility import Profile, assess, default_rules
 
 logger = logging.getLogger(__name__)
 
@@ -32,21 +32,15 @@ class Stored:
 
 
 def _assessment(profile_data: Dict[str, Any]) -> Dict[str, Any]:
+    # The cached rules (reloaded after an edit), and the same object for reading and judging the profile.
+    rules = default_rules()
     try:
-        profile = Profile.from_dict(profile_data)
+        profile = Profile.from_dict(profile_data, rules)
     except ValueError as error:
         raise InvalidProfile(str(error)) from None
     # Always our own assessment on the current rules: whatever the caller believes the category is does not count.
-    result = assess(profile, load_rules())
-    data = result.to_dict()  # JSON-ready reasons and alternatives
-    return {
-        "category": result.category,
-        "qualified": bool(result.qualified),
-        "score": float(result.score),
-        "reasons": data.get("reasons", []),
-        "alternatives": data.get("alternatives", []),
-        "rules_version": str(data.get("rules_version") or getattr(result, "rules_version", "")) or None,
-    }
+    data = assess(profile, rules).to_dict()  # JSON-ready: reasons in both languages, alternatives as keys
+    return {key: data[key] for key in ("category", "qualified", "score", "reasons", "alternatives", "rules_version")}
 
 
 def _build(request: IntakeRequest, idempotency_key: Optional[str], request_hash: str) -> Lead:

@@ -1,5 +1,6 @@
 """Program knowledge: the sourced facts, categories and wording, loaded from `data/`."""
 
+from bot.program.eligibility import Assessment, Profile, Rules, assess, default_rules, load_rules
 from bot.program.knowledge import (
     CATEGORY_KEYS,
     LANGUAGES,
@@ -16,13 +17,19 @@ from bot.program.store import KnowledgeStore, default_store
 __all__ = [
     "CATEGORY_KEYS",
     "LANGUAGES",
+    "Assessment",
     "Category",
     "Fact",
     "Knowledge",
     "KnowledgeStore",
+    "Profile",
     "ProgramDataError",
+    "Rules",
     "Text",
     "UnknownTopic",
+    "assess",
+    "default_rules",
     "default_store",
     "load_knowledge",
+    "load_rules",
 ]

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import sys
 
+from bot.program.eligibility_rules import RULES_FILE, load_rules
 from bot.program.knowledge import DATA_DIR, ProgramDataError, load_knowledge
 
 
 def main() -> int:
     try:
         knowledge = load_knowledge(DATA_DIR)
+        rules = load_rules(RULES_FILE)
     except ProgramDataError as error:
         print(f"program data: BROKEN: {error}", file=sys.stderr)
         return 1
     facts = sum(
         len(x) for x in (knowledge.overview, knowledge.benefits, knowledge.application, knowledge.progress, knowledge.guangzhou)
     )
-    print(f"program data: ok ({len(knowledge.categories)} categories, {facts} facts, {len(knowledge.sources)} sources)")
+    print(f"program data: ok ({len(knowledge.categories)} categories, {facts} facts, {len(knowledge.sources)} sources; "
+          f"eligibility rules {rules.version}, threshold {rules.threshold})")
     return 0
 
 

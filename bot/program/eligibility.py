@@ -199,7 +199,7 @@ def _equal_standing(profile: Profile, rules: Rules) -> bool:
 
 
 def _route_state(route: Route, profile: Profile, facts: _Facts) -> str:
-    """"match", "needs_fit" (all but the industry fit holds), "size_unknown" or "no"."""
+    """Return "match", "needs_fit" (all but the industry fit holds), "size_unknown" or "no"."""
     if route.org_types and profile.org_type not in route.org_types:
         return "no"
     if route.credential and route.credential not in profile.credentials:

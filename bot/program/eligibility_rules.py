@@ -2,7 +2,6 @@
 
 Staff change a rule by editing the YAML. A broken edit raises ProgramDataError naming the file and
 the place; unknown keys are errors too, so a typo cannot silently switch a rule off.
-`python -m bot.program.eligibility_rules` checks the file.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,16 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import yaml
 
-from bot.program.knowledge import CATEGORY_KEYS, DATA_DIR, ProgramDataError, Text, _placeholders, _Reader
+from bot.program.knowledge import (
+    CATEGORY_KEYS,
+    DATA_DIR,
+    Category,
+    ProgramDataError,
+    Text,
+    _placeholders,
+    _Reader,
+    load_knowledge,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +222,11 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
     """Read and validate the rules file; raise ProgramDataError on the first problem."""
     path = Path(path)
     data, version = _parse(path)
+    # Category names and definitions come from categories.yml (one source of truth); the
+    # version covers both files because both decide an assessment.
+    categories_file = path.parent / "categories.yml"
+    definitions = load_knowledge(path.parent).categories
+    version = hashlib.sha256((version + categories_file.read_bytes().hex()).encode()).hexdigest()[:16]
     r = _Rules(path.name)
     top = ("threshold", "options", "employee_bands", "key_industries", "industry_check", "wish", "equal_standing")
     r.only(data, top + ("categories", "reasons"), "top level", required=top + ("categories", "reasons"))
@@ -235,7 +247,7 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         wish_presence=r.choices(wish["presence"], "wish.presence", options["guangzhou_presence"]),
         wish_contribution=r.flag(wish["contribution"], "wish.contribution"),
         equal_standing=_equal_standing(r, data["equal_standing"], options),
-        categories=_categories(r, data["categories"], options, {band.size for band in bands}),
+        categories=_categories(r, data["categories"], options, {band.size for band in bands}, definitions),
         reasons=_reasons(r, data["reasons"], options),
     )
 
@@ -318,7 +330,9 @@ def _equal_standing(r: _Rules, value: Any, options: Mapping[str, Mapping[str, Te
     )
 
 
-def _categories(r: _Rules, value: Any, options: Mapping[str, Mapping[str, Text]], sizes: set) -> Tuple[CategoryRule, ...]:
+def _categories(
+    r: _Rules, value: Any, options: Mapping[str, Mapping[str, Text]], sizes: set, definitions: Mapping[str, Category]
+) -> Tuple[CategoryRule, ...]:
     rules: List[CategoryRule] = []
     for i, item in enumerate(r.items(value, "categories")):
         node = r.mapping(item, f"categories[{i}]")
@@ -326,13 +340,12 @@ def _categories(r: _Rules, value: Any, options: Mapping[str, Mapping[str, Text]]
         if any(rule.key == key for rule in rules):
             raise r.fail(f"categories[{i}].key", f"duplicate category {key!r}")
         where = f"categories.{key}"
-        r.only(node, ("key", "name", "who", "org_types", "routes", "requires", "points"), where,
-               required=("name", "who", "org_types", "routes", "points"))
+        r.only(node, ("key", "org_types", "routes", "requires", "points"), where, required=("org_types", "routes", "points"))
         rules.append(
             CategoryRule(
                 key=key,
-                name=r.text(node["name"], f"{where}.name"),
-                who=r.text(node["who"], f"{where}.who"),
+                name=definitions[key].singular,
+                who=definitions[key].who,
                 org_types=r.choices(node["org_types"], f"{where}.org_types", options["org_types"]),
                 routes=tuple(
                     _route(r, route, f"{where}.routes[{j}]", options, sizes)
@@ -427,16 +440,3 @@ def default_rules() -> Rules:
     """The shipped rules file, cached and reloaded after an edit."""
     return _default_cache.current()
 
-
-def main() -> int:
-    try:
-        rules = load_rules()
-    except ProgramDataError as error:
-        print(f"eligibility rules: BROKEN: {error}", file=sys.stderr)
-        return 1
-    print(f"eligibility rules: ok (version {rules.version}, threshold {rules.threshold})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -42,7 +42,7 @@ def upgrade() -> None:
         sa.Column("profile", JSON, nullable=True),
         sa.Column("category", sa.String(64), nullable=True),
         sa.Column("qualified", sa.Boolean(), nullable=True),
-        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("score", sa.Integer(), nullable=True),
         sa.Column("reasons", JSON, nullable=True),
         sa.Column("alternatives", JSON, nullable=True),
         sa.Column("rules_version", sa.String(64), nullable=True),
@@ -51,7 +51,9 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(200), nullable=True),
         sa.Column("request_hash", sa.String(64), nullable=True),
         sa.CheckConstraint("kind IN ('lead', 'handoff')", name="ck_leads_kind"),
-        sa.CheckConstraint("kind <> 'lead' OR (profile IS NOT NULL AND category IS NOT NULL)", name="ck_leads_lead_assessed"),
+        sa.CheckConstraint(
+            "kind <> 'lead' OR (profile IS NOT NULL AND rules_version IS NOT NULL)", name="ck_leads_lead_assessed"
+        ),
         sa.UniqueConstraint("idempotency_key", name="uq_leads_idempotency_key"),
     )
     op.create_index("ix_leads_conversation_id", "leads", ["conversation_id"])

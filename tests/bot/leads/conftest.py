@@ -1,7 +1,7 @@
 """The intake API against each database it runs on: a SQLite file and PostgreSQL, both built by the migrations.
 
 PostgreSQL gets a schema of its own per test session (dropped at the end), so runs never see each other's rows.
-Set TEST_DATABASE_URL to point at another server; without a reachable server the PostgreSQL half is skipped.
+Set TEST_DATABASE_URL to point at another server; an unreachable server fails the run (`make test` starts one).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,7 @@ from bot.main import create_app
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 API_KEY = "test-intake-key"
+GIVEN_AT = datetime(2025, 1, 2, 3, 4, tzinfo=timezone.utc)
 
 
 def _sqlite(directory: Path) -> Iterator[Engine]:
@@ -42,7 +43,7 @@ def _postgres() -> Iterator[Engine]:
             pass
     except OperationalError:
         admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set TEST_DATABASE_URL)")
+        pytest.fail(f"PostgreSQL not reachable at {POSTGRES_URL}: run `make postgres` or set TEST_DATABASE_URL")
     schema = f"test_leads_{uuid.uuid4().hex[:12]}"
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -98,7 +99,7 @@ def count(sessions: sessionmaker[Session]) -> Callable[[], int]:
 
     def rows() -> int:
         with sessions() as session:
-            return session.query(Lead).count()
+            return session.scalar(select(func.count()).select_from(Lead)) or 0
 
     return rows
 
@@ -112,7 +113,7 @@ def lead_body(**changes: Any) -> Dict[str, Any]:
         "language": "en",
         "profile": dict(PROFILE),
         "contact": {"person": "Li Hua", "email": "li.hua@example.com", "phone": "138 0013 8000"},
-        "consent": {"given": True, "notice_version": "2025-01", "given_at": datetime(2025, 1, 2, 3, 4, tzinfo=timezone.utc).isoformat()},
+        "consent": {"given": True, "notice_version": "2025-01", "given_at": GIVEN_AT.isoformat()},
         "transcript": [
             {"sender": "user", "text": "I run a software company", "timestamp": 1735786800.0},
             {"sender": "bot", "text": "Which partner category interests you?", "timestamp": 1735786801.5},
@@ -129,4 +130,12 @@ def handoff_body(**changes: Any) -> Dict[str, Any]:
     return body
 
 
-PROFILE: Dict[str, Any] = {}  # filled in once the eligibility module's profile fields are known
+# A Fortune Global 500 carmaker already in Guangzhou: a qualified strategic partner under the shipped rules.
+PROFILE: Dict[str, Any] = {
+    "name": "Acme Motors",
+    "org_type": "enterprise",
+    "credentials": ["fortune_global_500"],
+    "industry": "Automobiles and electric vehicles",
+    "country": "Germany",
+    "guangzhou_presence": "present",
+}

@@ -409,3 +409,12 @@ def test_default_rules_are_cached_and_reload_after_an_edit(data_copy: Path) -> N
     edit(path, "threshold: 65", "threshold: lots")
     bump_mtime(path, 10)
     assert cache.current().threshold == 65  # a broken edit keeps the last good rules
+
+
+def test_rules_version_changes_when_a_category_definition_changes(data_copy) -> None:
+    before = load_rules(data_copy / "eligibility.yml").version
+    path = data_copy / "categories.yml"
+    edited = path.read_text(encoding="utf-8").replace("think tanks whose field", "think tanks whose work")
+    path.write_text(edited, encoding="utf-8")
+    after = load_rules(data_copy / "eligibility.yml")
+    assert after.version != before and "whose work" in after.category("strategic_partner").who.en
