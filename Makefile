@@ -70,6 +70,7 @@ test: env redis postgres lint check-data validate model
 	@echo "== program data on Rasa's Python 3.10, NLU components and actions"
 	@$(RASA_PY) -m pytest -q tests/bot/program tests/components tests/actions
 	@echo "== test stories, English and Chinese (fails on any prediction error)"
+	@mkdir -p results
 	@.venv-rasa/bin/rasa test core --model models/current.tar.gz --stories tests/stories \
 	  --fail-on-prediction-errors --out results/stories >/dev/null 2>results/stories.log \
 	  || { tail -40 results/stories.log; cat results/stories/failed_test_stories.yml 2>/dev/null; exit 1; }
@@ -78,6 +79,7 @@ test: env redis postgres lint check-data validate model
 	@REDIS_DB=$(TEST_REDIS_DB) $(APP_PY) -m pytest -q tests/integration
 
 eval: env model
+	@mkdir -p results
 	@$(RASA_PY) tests/eval/run_eval.py --model models/current.tar.gz
 
 clean:
