@@ -7,13 +7,11 @@ reply comes from `Knowledge`; this module only arranges and labels it.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from bot.program.contact import StaffContact
 from bot.program.knowledge import Fact, Knowledge, UnknownTopic
-from bot.program.language import _CJK
 
 BULLET = "• "
 # Intents offered when the assistant is unsure; the rest are never useful as a guess.
@@ -247,16 +245,8 @@ def unknown_topics(knowledge: Knowledge, text: str, contact: StaffContact) -> Li
     lowered = (text or "").lower()
     if not lowered or lowered.startswith("/"):
         return []
-    found = []
-    for topic in knowledge.unknowns:
-        if topic.unless_configured and contact.has(topic.unless_configured):
-            continue
-        for keyword in topic.keywords:
-            if _CJK.search(keyword):
-                hit = keyword in lowered
-            else:
-                hit = re.search(rf"(?<![a-z]){re.escape(keyword)}(?![a-z])", lowered) is not None
-            if hit:
-                found.append(topic)
-                break
-    return found
+    return [
+        topic
+        for topic in knowledge.unknowns
+        if not (topic.unless_configured and contact.has(topic.unless_configured)) and topic.pattern.search(lowered)
+    ]

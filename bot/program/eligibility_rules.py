@@ -26,6 +26,7 @@ from bot.program.knowledge import (
     _Reader,
     load_knowledge,
 )
+from bot.program.language import keyword_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -306,16 +307,10 @@ def _industries(r: _Rules, value: Any) -> Tuple[Industry, ...]:
                 key=r.key(node["key"], f"{where}.key"),
                 name=r.text(node["name"], f"{where}.name"),
                 keywords=keywords,
-                pattern=_keyword_pattern(keywords),
+                pattern=keyword_pattern(keywords),
             )
         )
     return tuple(industries)
-
-
-def _keyword_pattern(keywords: Tuple[str, ...]) -> re.Pattern:
-    # Latin keywords as whole words ("ai" must not match "said"); Chinese has no word breaks.
-    parts = [rf"(?<![a-z0-9]){re.escape(w)}s?(?![a-z0-9])" if w.isascii() else re.escape(w) for w in keywords]
-    return re.compile("|".join(parts))
 
 
 def _equal_standing(r: _Rules, value: Any, options: Mapping[str, Mapping[str, Text]]) -> EqualStanding:

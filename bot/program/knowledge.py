@@ -6,6 +6,7 @@ A broken file raises ProgramDataError naming the file and the place in it.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
+
+from bot.program.language import keyword_pattern
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 LANGUAGES: Tuple[str, ...] = ("en", "zh")
@@ -90,6 +93,10 @@ class UnknownTopic:
     label: Text
     keywords: Tuple[str, ...]
     unless_configured: Optional[str] = None
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _keyword_patterns(self.keywords)
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,11 @@ class _Reader:
         if unknown:
             raise self.fail(f"{where}.sources", f"unknown source(s) {', '.join(unknown)}")
         return keys
+
+
+@functools.cache
+def _keyword_patterns(keywords: Tuple[str, ...]) -> re.Pattern[str]:
+    return keyword_pattern(keywords)
 
 
 def _placeholders(text: str) -> set:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Iterable, Optional
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -18,3 +18,10 @@ def detect_language(text: Optional[str]) -> Optional[str]:
     if _LATIN.search(text):
         return "en"
     return None
+
+
+def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str]:
+    """One regex for lowercase keywords: Latin ones as whole words (plural s allowed: "ai" must not
+    match "said"), Chinese ones anywhere (Chinese has no word breaks). Match it on lowercased text."""
+    parts = [rf"(?<![a-z0-9]){re.escape(w)}s?(?![a-z0-9])" if w.isascii() else re.escape(w) for w in keywords]
+    return re.compile("|".join(parts))
