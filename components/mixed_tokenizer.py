@@ -22,12 +22,13 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.program import default_store
+from bot.program.language import CJK_CHARS
 
 jieba.setLogLevel(logging.WARNING)
 
 # A word: letters/digits (any script), joined by the characters emails, numbers and names use.
 _WORD = re.compile(r"\w+(?:[@.'’\-+&/]\w+)*", re.UNICODE)
-_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 # Domain words jieba would otherwise split; the category names are added from the data.
 _DOMAIN_WORDS = ("城市合伙人", "合伙人", "世界500强", "专精特新", "小巨人", "单项冠军", "广交会", "全运会", "大湾区")
 

@@ -7,28 +7,23 @@ the place; unknown keys are errors too, so a typo cannot silently switch a rule 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
-
-import yaml
 
 from bot.program.knowledge import (
     CATEGORY_KEYS,
     DATA_DIR,
     Category,
-    ProgramDataError,
     Text,
     _placeholders,
     _Reader,
     load_knowledge,
+    read_yaml,
 )
 from bot.program.language import keyword_pattern
-
-logger = logging.getLogger(__name__)
+from bot.program.store import Reloading
 
 RULES_FILE = DATA_DIR / "eligibility.yml"
 OPTION_GROUPS: Tuple[str, ...] = (
@@ -205,29 +200,14 @@ class _Rules(_Reader):
         return text
 
 
-def _parse(path: Path) -> Tuple[Dict[str, Any], str]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProgramDataError(f"{path.name}: file is missing from {path.parent}") from None
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ProgramDataError(f"{path.name}: not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise ProgramDataError(f"{path.name}: expected a mapping at the top level")
-    return data, hashlib.sha256(raw).hexdigest()[:16]
-
-
 def load_rules(path: Path = RULES_FILE) -> Rules:
     """Read and validate the rules file; raise ProgramDataError on the first problem."""
     path = Path(path)
-    data, version = _parse(path)
+    data, raw = read_yaml(path)
     # Category names and definitions come from categories.yml (one source of truth); the
     # version covers both files because both decide an assessment.
-    categories_file = path.parent / "categories.yml"
     definitions = load_knowledge(path.parent).categories
-    version = hashlib.sha256((version + categories_file.read_bytes().hex()).encode()).hexdigest()[:16]
+    version = hashlib.sha256(raw + (path.parent / "categories.yml").read_bytes()).hexdigest()[:16]
     r = _Rules(path.name)
     top = ("threshold", "options", "employee_bands", "key_industries", "industry_check", "wish", "equal_standing")
     r.only(data, top + ("categories", "reasons"), "top level", required=top + ("categories", "reasons"))
@@ -401,31 +381,12 @@ def _reasons(r: _Rules, value: Any, options: Mapping[str, Mapping[str, Text]]) -
     return {str(k): r.template(v, f"reasons.{k}", REASON_FIELDS.get(str(k), frozenset())) for k, v in node.items()}
 
 
-class RulesCache:
-    """The current rules, reloaded when the file changes; a broken edit keeps the last good version."""
+class RulesCache(Reloading["Rules"]):
+    """The rules in `path`, reloaded when it or categories.yml (the definitions it uses) changes."""
 
     def __init__(self, path: Path = RULES_FILE) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._rules: Optional[Rules] = None
-        self._stamp: Tuple[float, int] = (-1.0, -1)
-
-    def current(self) -> Rules:
-        with self._lock:
-            try:
-                stat = self.path.stat()
-                stamp = (stat.st_mtime, stat.st_size)
-            except FileNotFoundError:
-                stamp = (-1.0, -1)
-            if self._rules is None or stamp != self._stamp:
-                try:
-                    self._rules = load_rules(self.path)
-                except ProgramDataError as error:
-                    if self._rules is None:
-                        raise  # nothing good to fall back on: fail loudly at start-up
-                    logger.error("eligibility rules change rejected, keeping the previous version: %s", error)
-                self._stamp = stamp
-            return self._rules
+        super().__init__(lambda: load_rules(self.path), [self.path, self.path.parent / "categories.yml"], "eligibility rules")
 
 
 _default_cache = RulesCache()

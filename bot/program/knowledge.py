@@ -6,7 +6,6 @@ A broken file raises ProgramDataError naming the file and the place in it.
 
 from __future__ import annotations
 
-import functools
 import re
 import string
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
-from bot.program.language import keyword_pattern
+from bot.program.language import _CJK, keyword_pattern
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 LANGUAGES: Tuple[str, ...] = ("en", "zh")
@@ -37,7 +36,6 @@ DATA_FILES: Tuple[str, ...] = (
     "unknowns.yml",
     "messages.yml",
 )
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 class ProgramDataError(ValueError):
@@ -92,11 +90,8 @@ class UnknownTopic:
     key: str
     label: Text
     keywords: Tuple[str, ...]
+    pattern: re.Pattern[str] = field(compare=False)
     unless_configured: Optional[str] = None
-
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        return _keyword_patterns(self.keywords)
 
 
 @dataclass(frozen=True)
@@ -190,11 +185,6 @@ class _Reader:
         return keys
 
 
-@functools.cache
-def _keyword_patterns(keywords: Tuple[str, ...]) -> re.Pattern[str]:
-    return keyword_pattern(keywords)
-
-
 def _placeholders(text: str) -> set:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
@@ -203,17 +193,19 @@ def _placeholders_only(text: str) -> bool:
     return not re.sub(r"\{[^}]*\}|[\W\d_]", "", text)
 
 
-def _read_yaml(path: Path) -> Dict[str, Any]:
+def read_yaml(path: Path) -> Tuple[Dict[str, Any], bytes]:
+    """A data file's top-level mapping and its raw bytes (for versioning what judged a lead)."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ProgramDataError(f"{path.name}: file is missing from {path.parent}") from None
-    except yaml.YAMLError as error:
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
         raise ProgramDataError(f"{path.name}: not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise ProgramDataError(f"{path.name}: expected a mapping at the top level")
-    return data
+    return data, raw
 
 
 def _section(data: Dict[str, Any], filename: str, key: str) -> Any:
@@ -224,7 +216,7 @@ def _section(data: Dict[str, Any], filename: str, key: str) -> Any:
 
 def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
     """Read and validate every data file; raise ProgramDataError on the first problem."""
-    raw = {name: _read_yaml(Path(data_dir) / name) for name in DATA_FILES}
+    raw = {name: read_yaml(Path(data_dir) / name)[0] for name in DATA_FILES}
 
     reader = _Reader("sources.yml")
     sources: Dict[str, Source] = {}
@@ -309,11 +301,13 @@ def _load_unknowns(data: Dict[str, Any]) -> Tuple[UnknownTopic, ...]:
         node = reader.mapping(item, f"unknowns[{i}]")
         key = reader.string(node.get("key"), f"unknowns[{i}].key")
         unless = node.get("unless_configured")
+        keywords = tuple(k.lower() for k in reader.strings(node.get("keywords"), f"unknowns.{key}.keywords"))
         topics.append(
             UnknownTopic(
                 key=key,
                 label=reader.text(node.get("label"), f"unknowns.{key}.label"),
-                keywords=tuple(k.lower() for k in reader.strings(node.get("keywords"), f"unknowns.{key}.keywords")),
+                keywords=keywords,
+                pattern=keyword_pattern(keywords),
                 unless_configured=reader.string(unless, f"unknowns.{key}.unless_configured") if unless else None,
             )
         )

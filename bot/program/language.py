@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# Chinese characters (CJK unified ideographs, extension A, compatibility ideographs).
+CJK_CHARS = "\u3400-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{CJK_CHARS}]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 

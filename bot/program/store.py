@@ -1,7 +1,8 @@
-"""Keeps the current Knowledge and reloads it when a data file changes.
+"""Keep a value loaded from data files current: reload when a watched file changes.
 
 Staff edit a YAML file and the next answer uses it: no retraining, no restart. A broken edit is
-logged and the last good version keeps serving; at start-up a broken file is fatal.
+logged and the last good version keeps serving; with nothing loaded yet a broken file is fatal.
+Program knowledge and the eligibility rules both use this.
 """
 
 from __future__ import annotations
@@ -10,58 +11,70 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Callable, Generic, Optional, Sequence, Tuple, TypeVar
 
 from bot.program.knowledge import DATA_DIR, DATA_FILES, Knowledge, ProgramDataError, load_knowledge
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-class KnowledgeStore:
-    def __init__(self, data_dir: Path = DATA_DIR, check_interval: float = 1.0) -> None:
-        self.data_dir = Path(data_dir)
+class Reloading(Generic[T]):
+    def __init__(self, load: Callable[[], T], watched: Sequence[Path], what: str, check_interval: float = 0.0) -> None:
+        self._load = load
+        self.watched = tuple(Path(p) for p in watched)
+        self.what = what
         self.check_interval = check_interval
         self._lock = threading.Lock()
-        self._knowledge: Optional[Knowledge] = None
-        self._stamp: Tuple[float, ...] = ()
+        self._value: Optional[T] = None
+        self._stamp: Tuple[Tuple[int, int], ...] = ()
         self._checked_at = 0.0
 
-    def _file_stamp(self) -> Tuple[float, ...]:
+    def _file_stamp(self) -> Tuple[Tuple[int, int], ...]:
         stamps = []
-        for name in DATA_FILES:
+        for path in self.watched:
             try:
-                stamps.append((self.data_dir / name).stat().st_mtime)
+                stat = path.stat()
+                stamps.append((stat.st_mtime_ns, stat.st_size))
             except FileNotFoundError:
-                stamps.append(-1.0)
+                stamps.append((-1, -1))
         return tuple(stamps)
 
-    def load(self) -> Knowledge:
+    def load(self) -> T:
         """Load now; raise ProgramDataError if the files are broken (use at start-up)."""
         with self._lock:
             stamp = self._file_stamp()
-            self._knowledge = load_knowledge(self.data_dir)
+            self._value = self._load()
             self._stamp = stamp
             self._checked_at = time.monotonic()
-            return self._knowledge
+            return self._value
 
-    def current(self) -> Knowledge:
-        """The latest valid knowledge, reloading changed files at most once per interval."""
-        if self._knowledge is None:
+    def current(self) -> T:
+        """The latest valid value, reloading changed files at most once per interval."""
+        if self._value is None:
             return self.load()
         now = time.monotonic()
         if now - self._checked_at < self.check_interval:
-            return self._knowledge
+            return self._value
         with self._lock:
             self._checked_at = now
             stamp = self._file_stamp()
             if stamp != self._stamp:
                 self._stamp = stamp
                 try:
-                    self._knowledge = load_knowledge(self.data_dir)
-                    logger.info("program data reloaded from %s", self.data_dir)
+                    self._value = self._load()
+                    logger.info("%s reloaded", self.what)
                 except ProgramDataError as error:
-                    logger.error("program data change rejected, keeping the previous version: %s", error)
-            return self._knowledge
+                    logger.error("%s change rejected, keeping the previous version: %s", self.what, error)
+            return self._value
+
+
+class KnowledgeStore(Reloading[Knowledge]):
+    def __init__(self, data_dir: Path = DATA_DIR, check_interval: float = 1.0) -> None:
+        self.data_dir = Path(data_dir)
+        super().__init__(
+            lambda: load_knowledge(self.data_dir), [self.data_dir / name for name in DATA_FILES], "program data", check_interval
+        )
 
 
 default_store = KnowledgeStore()

@@ -418,3 +418,12 @@ def test_rules_version_changes_when_a_category_definition_changes(data_copy) -> 
     path.write_text(edited, encoding="utf-8")
     after = load_rules(data_copy / "eligibility.yml")
     assert after.version != before and "whose work" in after.category("strategic_partner").who.en
+
+
+def test_cached_rules_reload_when_a_category_definition_changes(data_copy: Path) -> None:
+    cache = RulesCache(data_copy / "eligibility.yml")
+    before = cache.current()
+    edit(data_copy / "categories.yml", "think tanks whose field", "think tanks whose work")
+    bump_mtime(data_copy / "categories.yml", 5)
+    after = cache.current()
+    assert after.version != before.version and "whose work" in after.category("strategic_partner").who.en
