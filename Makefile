@@ -13,7 +13,7 @@ APP_PY    := .venv-app/bin/python
 UV        := bash scripts/uv.sh
 TEST_REDIS_DB ?= 15
 
-.PHONY: help run test eval lint env lock model redis postgres clean check-data validate
+.PHONY: help run test eval lint env lock model redis postgres chromium clean check-data validate
 
 help:
 	@echo "make run    - set up, train if needed, start Redis, Rasa :$(RASA_PORT), actions :$(ACTIONS_PORT), web app :$(APP_PORT)"
@@ -48,6 +48,10 @@ redis:
 postgres:
 	@bash scripts/ensure_postgres.sh
 
+# Browser tests of the staff console drive Debian's Chromium (installed when missing and run as root).
+chromium:
+	@bash scripts/ensure_chromium.sh >/dev/null
+
 check-data: env
 	@$(RASA_PY) -m bot.program.check
 
@@ -64,7 +68,7 @@ lint: env
 validate: env
 	@.venv-rasa/bin/rasa data validate --data nlu stories --domain domain.yml --config config.yml --fail-on-warnings 2>&1 | grep -Ev "Deprecat|declare_namespace|pkg_resources|xla_computation|escape sequence|replace\(|Downloads a file" ; exit $${PIPESTATUS[0]}
 
-test: env redis postgres lint check-data validate model
+test: env redis postgres chromium lint check-data validate model
 	@echo "== program data, eligibility, intake API on SQLite and PostgreSQL, NLU data contract (Python 3.11)"
 	@$(APP_PY) -m pytest -q tests/bot tests/nlu
 	@echo "== program data on Rasa's Python 3.10, NLU components and actions"

@@ -10,6 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.funnel import record, record_unanswered
 from bot.program import CATEGORY_KEYS, default_store
 from bot.program.answers import Answer, Composer, unknown_topics
 from bot.program.contact import StaffContact
@@ -72,8 +73,12 @@ class AnswerAction(Action):
             if topics:
                 answer = composer.unknown(topics)
                 logger.info("unanswerable question: intent=%s topics=%s", self.action_name, ",".join(answer.unknown))
+                record_unanswered(tracker.latest_message.get("text") or "", language, "unknown_topic", list(answer.unknown))
         if answer is None:
             answer = self.build(composer, tracker)
+            if self.action_name == "action_clarify":
+                record_unanswered(tracker.latest_message.get("text") or "", language, "fallback")
+        record("conversation", tracker, language)
         for reply in answer.replies:
             buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
             dispatcher.utter_message(text=reply.text, buttons=buttons or None)

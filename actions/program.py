@@ -80,17 +80,3 @@ class ActionGuangzhouIndustries(AnswerAction):
 
     def build(self, composer: Composer, tracker: Tracker) -> Answer:
         return composer.guangzhou()
-
-
-class ActionRecommendation(AnswerAction):
-    action_name = "action_recommendation"
-
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.recommendation()
-
-
-class ActionApply(AnswerAction):
-    action_name = "action_apply"
-
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.apply()

@@ -15,10 +15,3 @@ class ActionRequestHuman(AnswerAction):
 
     def build(self, composer: Composer, tracker: Tracker) -> Answer:
         return composer.request_human()
-
-
-class ActionRequestDataDeletion(AnswerAction):
-    action_name = "action_request_data_deletion"
-
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.data_deletion()

@@ -11,10 +11,13 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from bot import logs
+from bot.chat.routes import router as chat_router
 from bot.leads.routes import router as leads_router
 from bot.program import default_store
 from bot.program.eligibility import default_rules
 from bot.program.routes import router as program_router
+from bot.staff.app import install as install_staff
+from bot.web.routes import router as web_router
 
 
 def create_app() -> FastAPI:
@@ -24,6 +27,9 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Guangzhou City Partner assistant", version="0.1.0")
     app.include_router(program_router)
     app.include_router(leads_router)
+    install_staff(app)  # the staff console: /staff pages and the /api/staff JSON API (issue 4)
+    app.include_router(chat_router)  # the widget's gateway to Rasa (issue 5)
+    app.include_router(web_router)  # `/` landing page and the widget's files
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Dict[str, str]:

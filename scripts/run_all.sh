@@ -22,15 +22,19 @@ wait_http() { # name, url, seconds
   echo "error: $1 did not answer at $2; see var/log/" >&2; stop
 }
 
-start "action server" actions.log .venv-rasa/bin/rasa run actions --actions actions --port "$ACTIONS_PORT"
+start "action server" actions.log .venv-rasa/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" \
+  --logging-config-file rasa_logging.yml
 start "rasa" rasa.log .venv-rasa/bin/rasa run --model models/current.tar.gz --port "$RASA_PORT" \
-  --enable-api --auth-token "$RASA_AUTH_TOKEN" --endpoints endpoints.yml --credentials credentials.yml
+  --enable-api --auth-token "$RASA_AUTH_TOKEN" --endpoints endpoints.yml --credentials credentials.yml \
+  --logging-config-file rasa_logging.yml
 # The web app's database (SQLite under var/ unless DATABASE_URL says otherwise) must be on the latest schema.
 .venv-app/bin/python -m bot.db upgrade >var/log/migrations.log 2>&1 \
   || { echo "error: database migration failed; see var/log/migrations.log" >&2; stop; }
 start "web app" app.log .venv-app/bin/uvicorn bot.main:app --host 127.0.0.1 --port "$APP_PORT"
+# Takes leads from the Redis outbox to the intake, retrying until each is stored.
+start "delivery worker" delivery.log .venv-app/bin/python -m bot.leads.delivery run
 if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
-  echo "note: TELEGRAM_BOT_TOKEN is set, but the Telegram bridge is not built yet (see the issues)"
+  start "telegram bridge" telegram.log .venv-app/bin/python -m bot.telegram
 fi
 wait_http "action server" "http://127.0.0.1:$ACTIONS_PORT/health" 120
 wait_http "web app" "http://127.0.0.1:$APP_PORT/healthz" 60

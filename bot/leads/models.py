@@ -6,14 +6,15 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, UTCDateTime
 
 KINDS = ("lead", "handoff")
-STATUSES = ("new",)  # the staff console adds the next ones (contacted, closed...) with its migration
+# The staff console's workflow (bot/staff/service.py TRANSITIONS says which step may follow which).
+STATUSES = ("new", "in_review", "contacted", "accepted", "declined")
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -33,8 +34,12 @@ class Lead(Base):
         CheckConstraint("kind IN ('lead', 'handoff')", name="ck_leads_kind"),
         # A lead always carries an assessment (its category may be null: nothing fits); a hand-off only with a profile.
         CheckConstraint("kind <> 'lead' OR (profile IS NOT NULL AND rules_version IS NOT NULL)", name="ck_leads_lead_assessed"),
+        CheckConstraint(
+            "status IN ('new', 'in_review', 'contacted', 'accepted', 'declined')", name="ck_leads_status"
+        ),
         UniqueConstraint("idempotency_key", name="uq_leads_idempotency_key"),
         Index("ix_leads_created_at", "created_at"),
+        Index("ix_leads_status", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_id)
@@ -63,9 +68,18 @@ class Lead(Base):
     note: Mapped[Optional[str]] = mapped_column(Text)
     transcript: Mapped[List[Dict[str, Any]]] = mapped_column(JsonType)
 
+    # Staff console (migration 0002): who works on it, why it was declined, when the status last moved.
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    decline_reason: Mapped[Optional[str]] = mapped_column(Text)
+    status_changed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
     # Idempotency: the caller's key (unique, so concurrent retries cannot both insert) and the body's SHA-256.
     idempotency_key: Mapped[Optional[str]] = mapped_column(String(200))
     request_hash: Mapped[Optional[str]] = mapped_column(String(64))
 
     def __repr__(self) -> str:  # no contact details: reprs end up in logs and tracebacks
         return f"Lead(id={self.id!r}, kind={self.kind!r}, status={self.status!r})"
+
+
+# The staff tables this one refers to (assignee_id) must sit on the same metadata whoever imports leads alone.
+import bot.staff.models  # noqa: E402,F401

@@ -6,13 +6,17 @@ import hmac
 import os
 from typing import Optional
 
+import redis
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response, Security, status
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
+from bot import logs
 from bot.db import get_session
 from bot.leads import service
-from bot.leads.schemas import Deleted, IntakeRequest, LeadOut
+from bot.leads.outbox import Outbox
+from bot.leads.schemas import Deleted, IntakeRequest, LeadOut, OutboxJobOut, OutboxOut
+from bot.redis_conn import redis_from_env
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the intake API key (env INTAKE_API_KEY)")
 
@@ -61,6 +65,19 @@ def create_lead(
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     return LeadOut.from_row(stored.lead)
+
+
+@router.get("/outbox", response_model=OutboxOut, responses={503: {"description": "Redis unreachable"}})
+def outbox_status() -> OutboxOut:
+    """Leads still on their way from the assistant, and those the intake refused (kept for staff, never dropped)."""
+    try:
+        outbox = Outbox(redis_from_env())
+        stats, dead = outbox.stats(), outbox.dead()
+    except redis.RedisError:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the outbox (Redis) is unreachable") from None
+    refused = [OutboxJobOut(id=j.id, kind=j.kind, conversation_id=j.conversation_id, attempts=j.attempts,
+                            created_at=j.created_at, last_error=logs.mask(j.last_error)) for j in dead]
+    return OutboxOut(**stats, refused=refused)
 
 
 @router.get("/{lead_id}", response_model=LeadOut, responses={404: {"description": "no such lead"}})

@@ -200,3 +200,20 @@ class LeadOut(BaseModel):
 
 class Deleted(BaseModel):
     deleted: int
+
+
+class OutboxJobOut(BaseModel):
+    id: str
+    kind: str
+    conversation_id: str
+    attempts: int
+    created_at: float = Field(description="Unix time the assistant handed the job in")
+    last_error: str
+
+
+class OutboxOut(BaseModel):
+    pending: int = Field(description="jobs waiting for delivery, including retries")
+    retrying: int
+    dead: int = Field(description="jobs the intake refused for good; kept until staff revive them")
+    oldest_pending_seconds: float
+    refused: List[OutboxJobOut]

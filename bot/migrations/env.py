@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import bot.leads.models  # noqa: F401  (registers the tables on Base.metadata for autogenerate)
+import bot.staff.models  # noqa: F401
 from bot.db import Base, database_url, make_engine
 
 config = context.config

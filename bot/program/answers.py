@@ -84,16 +84,21 @@ class Composer:
             for c in self.kb.categories.values()
         )
 
-    def contact_text(self) -> str:
+    def contact_details(self) -> str:
+        """"email …; phone …" from configuration, or the message that none is configured."""
         if not self.contact.configured:
             return self.msg("contact_missing")
         sep = "；" if self.lang == "zh" else "; "
-        details = sep.join(
+        return sep.join(
             self.msg(f"contact_{name}", value=getattr(self.contact, name))
             for name in ("email", "phone", "url")
             if self.contact.has(name)
         )
-        return self.msg("contact", details=details)
+
+    def contact_text(self) -> str:
+        if not self.contact.configured:
+            return self.msg("contact_missing")
+        return self.msg("contact", details=self.contact_details())
 
     # --- answers ------------------------------------------------------------------------
     def simple(self, key: str) -> Answer:
@@ -185,13 +190,6 @@ class Composer:
         text = f"{self.msg('recommendation')}\n{self.category_lines()}\n{self.msg('recommendation_more')}"
         return Answer([Reply(text, self.category_buttons("button_category_info", "ask_category_info"))], topic="info")
 
-    def apply(self) -> Answer:
-        text = f"{self.msg('apply')}\n{self.category_lines()}"
-        return Answer(
-            [Reply(text, self.category_buttons("button_category_info", "ask_category_info")), Reply(self.contact_text())],
-            topic="info",
-        )
-
     def application_process(self) -> Answer:
         text = self.facts(self.msg("application_intro"), self.kb.application)
         next_step = f"{self.msg('application_next')}\n{self.contact_text()}"
@@ -206,9 +204,6 @@ class Composer:
 
     def request_human(self) -> Answer:
         return Answer([Reply(self.contact_text())])
-
-    def data_deletion(self) -> Answer:
-        return Answer([Reply(f"{self.msg('deletion')}\n{self.contact_text()}")])
 
     def out_of_scope(self) -> Answer:
         return Answer([Reply(self.msg("out_of_scope"))] + self.capabilities().replies)

@@ -6,12 +6,14 @@ import sys
 
 from bot.program.eligibility_rules import RULES_FILE, load_rules
 from bot.program.knowledge import DATA_DIR, ProgramDataError, load_knowledge
+from bot.program.screening_data import SCREENING_FILE, load_screening
 
 
 def main() -> int:
     try:
         knowledge = load_knowledge(DATA_DIR)
         rules = load_rules(RULES_FILE)
+        screening = load_screening(SCREENING_FILE, rules)
     except ProgramDataError as error:
         print(f"program data: BROKEN: {error}", file=sys.stderr)
         return 1
@@ -19,7 +21,8 @@ def main() -> int:
         len(x) for x in (knowledge.overview, knowledge.benefits, knowledge.application, knowledge.progress, knowledge.guangzhou)
     )
     print(f"program data: ok ({len(knowledge.categories)} categories, {facts} facts, {len(knowledge.sources)} sources; "
-          f"eligibility rules {rules.version}, threshold {rules.threshold})")
+          f"eligibility rules {rules.version}, threshold {rules.threshold}; "
+          f"screening questions ok, consent notice {screening.notice.version})")
     return 0
 
 

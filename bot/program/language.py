@@ -22,8 +22,12 @@ def detect_language(text: Optional[str]) -> Optional[str]:
     return None
 
 
+def keyword_regex(word: str) -> str:
+    """The regex for one lowercase keyword: a Latin one as a whole word (plural s allowed: "ai" must not
+    match "said"), a Chinese one anywhere (Chinese has no word breaks). Match it on lowercased text."""
+    return rf"(?<![a-z0-9]){re.escape(word)}s?(?![a-z0-9])" if word.isascii() else re.escape(word)
+
+
 def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str]:
-    """One regex for lowercase keywords: Latin ones as whole words (plural s allowed: "ai" must not
-    match "said"), Chinese ones anywhere (Chinese has no word breaks). Match it on lowercased text."""
-    parts = [rf"(?<![a-z0-9]){re.escape(w)}s?(?![a-z0-9])" if w.isascii() else re.escape(w) for w in keywords]
-    return re.compile("|".join(parts))
+    """One regex for lowercase keywords (see keyword_regex)."""
+    return re.compile("|".join(keyword_regex(w) for w in keywords))

@@ -68,11 +68,17 @@ def test_the_filter_masks_tracebacks() -> None:
     assert "li@example.com" not in text and EMAIL_MASK in text and "ValueError" in text
 
 
-def test_install_masks_every_logger_and_handler(caplog: pytest.LogCaptureFixture) -> None:
+def test_install_masks_every_logger_and_handler(caplog: pytest.LogCaptureFixture, monkeypatch) -> None:
+    # A uvicorn started by an earlier test stops "uvicorn.access" propagating; caplog listens at the root.
+    access_logger = logging.getLogger("uvicorn.access")
+    monkeypatch.setattr(access_logger, "propagate", True)
+    monkeypatch.setattr(access_logger, "disabled", False)
+    monkeypatch.setattr(access_logger, "level", logging.NOTSET)
     logs.install()
     logs.install()  # twice is harmless
     with caplog.at_level(logging.INFO):
         logging.getLogger("uvicorn.access").info('%s - "%s %s"', "127.0.0.1:5000", "GET", "/x?email=a@b.cn")
         logging.getLogger("some.library").info("user %s", "+852 2345 6789")
     assert "a@b.cn" not in caplog.text and "2345 6789" not in caplog.text
-    assert caplog.records[0].args[0] == "127.0.0.1:5000"  # the tuple keeps its shape for uvicorn's formatter
+    access = next(r for r in caplog.records if r.name == "uvicorn.access")
+    assert access.args[0] == "127.0.0.1:5000"  # the tuple keeps its shape for uvicorn's formatter

@@ -20,11 +20,14 @@ TOKEN = "integration-test-token"
 RASA_PORT = int(os.environ.get("TEST_RASA_PORT", "15005"))
 ACTIONS_PORT = int(os.environ.get("TEST_ACTIONS_PORT", "15055"))
 CONTACT_EMAIL = "integration-staff@example.org"
+INTAKE_PORT = int(os.environ.get("TEST_INTAKE_PORT", "18000"))
+INTAKE_KEY = "integration-intake-key"
 
 
 class Stack:
-    def __init__(self, rasa_url: str, redis_db: int) -> None:
+    def __init__(self, rasa_url: str, redis_db: int, logs: Path) -> None:
         self.rasa_url = rasa_url
+        self.logs = logs  # rasa.log and actions.log, for tests that read what was logged
         self.token = TOKEN
         self.redis = redis.Redis(
             host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")), db=redis_db
@@ -62,6 +65,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "REDIS_DB": str(redis_db),
         "PROGRAM_CONTACT_EMAIL": CONTACT_EMAIL,
         "PROGRAM_CONTACT_PHONE": "",
+        # The intake the delivery worker posts to (tests that need it start it: see test_screening_e2e.py).
+        "INTAKE_URL": f"http://127.0.0.1:{INTAKE_PORT}",
+        "INTAKE_API_KEY": INTAKE_KEY,
     }
     env.setdefault("REDIS_HOST", "127.0.0.1")
     env.setdefault("REDIS_PORT", "6379")
@@ -70,7 +76,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     try:
         actions_log = logs / "actions.log"
         actions = subprocess.Popen(
-            [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(ACTIONS_PORT)],
+            [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(ACTIONS_PORT),
+             "--logging-config-file", "rasa_logging.yml"],
             cwd=ROOT,
             env=env,
             stdout=actions_log.open("w"),
@@ -93,6 +100,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                 "endpoints.yml",
                 "--credentials",
                 "credentials.yml",
+                "--logging-config-file",
+                "rasa_logging.yml",
             ],
             cwd=ROOT,
             env=env,
@@ -102,7 +111,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         procs.append(rasa)
         _wait(f"http://127.0.0.1:{ACTIONS_PORT}/health", actions, actions_log, 120)
         _wait(f"http://127.0.0.1:{RASA_PORT}/status?token={TOKEN}", rasa, rasa_log, 240)
-        yield Stack(f"http://127.0.0.1:{RASA_PORT}", redis_db)
+        yield Stack(f"http://127.0.0.1:{RASA_PORT}", redis_db, logs)
     finally:
         for proc in procs:
             proc.terminate()

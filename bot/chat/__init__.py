@@ -1,0 +1,1 @@
+"""Conversations: the funnel the assistant records, and (issue 5) the web chat gateway."""

@@ -1,0 +1,92 @@
+"""What the channels keep in Redis (async): each conversation's language and the rate-limit counters.
+
+Redis trouble never stops a conversation: a lost language is set again on Rasa, and the rate limiter
+lets messages through (Rasa keeps its trackers in the same Redis, so it fails loudly anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Optional
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from bot.redis_conn import KEY_PREFIX
+
+logger = logging.getLogger(__name__)
+
+
+def async_redis_from_env() -> aioredis.Redis:
+    """Same REDIS_HOST/PORT/DB and short timeouts as bot.redis_conn.redis_from_env, for asyncio code."""
+    return aioredis.Redis(
+        host=os.environ.get("REDIS_HOST", "127.0.0.1"),
+        port=int(os.environ.get("REDIS_PORT", "6379")),
+        db=int(os.environ.get("REDIS_DB", "0")),
+        socket_timeout=3.0,
+        socket_connect_timeout=2.0,
+        decode_responses=True,
+        retry=Retry(NoBackoff(), 0),  # no retry with back-off: a dead Redis must cost milliseconds, not seconds
+    )
+
+
+class LanguageMemory:
+    """The language the assistant was last told to use in a conversation (mirrors Rasa's `language` slot)."""
+
+    def __init__(self, client: aioredis.Redis, ttl_seconds: Optional[int] = None) -> None:
+        self.redis = client
+        self.ttl = ttl_seconds or int(os.environ.get("TRACKER_TTL_SECONDS", "2592000"))
+
+    def _key(self, sender: str) -> str:
+        return f"{KEY_PREFIX}:chat:lang:{sender}"
+
+    async def get(self, sender: str) -> Optional[str]:
+        try:
+            value = await self.redis.get(self._key(sender))
+        except RedisError as error:
+            logger.warning("language memory unavailable: %s", type(error).__name__)
+            return None
+        return value if value in ("en", "zh") else None
+
+    async def set(self, sender: str, language: str) -> None:
+        try:
+            await self.redis.set(self._key(sender), language, ex=self.ttl)
+        except RedisError as error:
+            logger.warning("language memory unavailable: %s", type(error).__name__)
+
+    async def forget(self, sender: str) -> None:
+        try:
+            await self.redis.delete(self._key(sender))
+        except RedisError as error:
+            logger.warning("language memory unavailable: %s", type(error).__name__)
+
+
+class RateLimiter:
+    """Fixed one-minute windows in Redis: INCR a per-window counter, refuse past the limit."""
+
+    def __init__(self, client: aioredis.Redis, window_seconds: int = 60) -> None:
+        self.redis = client
+        self.window = window_seconds
+
+    async def hit(self, scope: str, ident: str, limit: int) -> int:
+        """Count one request; 0 when allowed, else the seconds until the window ends (for Retry-After)."""
+        if limit <= 0:
+            return 0
+        now = time.time()
+        window = int(now // self.window)
+        key = f"{KEY_PREFIX}:chat:rate:{scope}:{ident}:{window}"
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, self.window + 5)
+                count, _ = await pipe.execute()
+        except RedisError as error:
+            logger.warning("rate limiter unavailable, letting the message through: %s", type(error).__name__)
+            return 0
+        if int(count) <= limit:
+            return 0
+        return max(1, int((window + 1) * self.window - now + 0.999))

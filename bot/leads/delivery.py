@@ -1,0 +1,204 @@
+"""The delivery worker: takes jobs from the Redis outbox to the intake API until each is stored.
+
+    python -m bot.leads.delivery run        # started by `make run`
+    python -m bot.leads.delivery status     # queue figures, jobs waiting and jobs the intake refused
+    python -m bot.leads.delivery revive ID  # retry a refused job after fixing its cause
+
+Retries back off exponentially (1 s doubling to 5 min, with jitter) and always send the job's own
+Idempotency-Key, so a lead that reached the intake before a timeout is not stored twice. A job the intake
+refuses for good (a 4xx other than 401/403/408/429) is kept in the outbox's `dead` set and shown by
+`status` and the intake's /api/leads/outbox, never dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from typing import Optional
+
+import httpx
+import redis
+
+from bot import logs
+from bot.leads.outbox import Job, Outbox
+from bot.redis_conn import KEY_PREFIX, redis_from_env
+
+logger = logging.getLogger("bot.leads.delivery")
+
+MAX_BACKOFF_SECONDS = 300.0
+RETRYABLE_4XX = {401, 403, 404, 408, 409, 425, 429}  # configuration or load problems that a later try may not meet
+LOCK_WAIT_SECONDS = 20.0
+
+
+def backoff(attempts: int) -> float:
+    """1, 2, 4 ... 300 s, each shortened by up to half at random so retries of many jobs spread out."""
+    delay = min(MAX_BACKOFF_SECONDS, 2.0 ** attempts)
+    return delay * random.uniform(0.5, 1.0)
+
+
+class Delivery:
+    def __init__(self, outbox: Outbox, http: httpx.Client, intake_url: str, api_key: str,
+                 tracker_prefix: str = KEY_PREFIX) -> None:
+        self.outbox = outbox
+        self.http = http
+        self.intake_url = intake_url.rstrip("/")
+        self.headers = {"X-API-Key": api_key}
+        self.tracker_key = f"{tracker_prefix}:tracker:"
+        self.lock_key = f"{tracker_prefix}:lock:"
+
+    def run(self, stop: threading.Event, idle_wait: float = 1.0) -> None:
+        logger.info("delivery worker started (intake %s)", self.intake_url)
+        while not stop.is_set():
+            try:
+                if self.deliver_due() == 0:
+                    self.outbox.wait_for_work(idle_wait)
+            except redis.RedisError as error:
+                logger.warning("outbox unreachable (%s); retrying in 2 s", error.__class__.__name__)
+                stop.wait(2.0)
+        logger.info("delivery worker stopped")
+
+    def deliver_due(self, limit: int = 20) -> int:
+        jobs = self.outbox.claim(limit)
+        for job in jobs:
+            self.handle(job)
+        return len(jobs)
+
+    def handle(self, job: Job) -> None:
+        try:
+            if job.kind == "erase":
+                self._erase(job)
+            else:
+                self._deliver(job)
+        except httpx.HTTPError as error:
+            self._retry(job, f"{error.__class__.__name__}: intake unreachable")
+
+    def _retry(self, job: Job, error: str) -> None:
+        delay = backoff(job.attempts)
+        logger.warning("job %s (%s) failed, attempt %d: %s; next try in %.0f s",
+                       job.id, job.kind, job.attempts + 1, error, delay)
+        self.outbox.retry(job, error, delay)
+
+    def _deliver(self, job: Job) -> None:
+        erased = self.outbox.erased_at(job.conversation_id)
+        if erased is not None and job.created_at <= erased:
+            logger.info("job %s dropped: its conversation was erased on request", job.id)
+            self.outbox.done(job)
+            return
+        response = self.http.post(f"{self.intake_url}/api/leads", json=job.body,
+                                  headers={**self.headers, "Idempotency-Key": job.id})
+        if response.status_code in (200, 201):
+            lead_id = response.json().get("id")
+            logger.info("job %s delivered as lead %s%s", job.id, lead_id,
+                        " (replay)" if response.status_code == 200 else "")
+            self.outbox.done(job)
+            # An erasure may have come in while this post was in flight: honour it now.
+            erased = self.outbox.erased_at(job.conversation_id)
+            if erased is not None and erased >= job.created_at:
+                self.outbox.put("erase", job.conversation_id, {"phase": "intake", "intake_only": True})
+            return
+        detail = _detail(response)
+        if response.status_code >= 500 or response.status_code in RETRYABLE_4XX:
+            self._retry(job, f"HTTP {response.status_code}: {detail}")
+        else:
+            logger.error("job %s refused by the intake (HTTP %d), kept in the dead-letter set: %s",
+                         job.id, response.status_code, detail)
+            self.outbox.bury(job, f"HTTP {response.status_code}: {detail}")
+
+    def _erase(self, job: Job) -> None:
+        phase = (job.body or {}).get("phase", "intake")
+        if phase == "intake":
+            response = self.http.delete(f"{self.intake_url}/api/leads", params={"conversation_id": job.conversation_id},
+                                        headers=self.headers)
+            if response.status_code != 200:
+                self._retry(job, f"HTTP {response.status_code}: {_detail(response)}")
+                return
+            deleted = int(response.json().get("deleted", 0))
+            # Tell the waiting action now; the conversation itself can only go once its turn has ended.
+            self.outbox.report(job.id, {"deleted": deleted})
+            if (job.body or {}).get("intake_only"):
+                self.outbox.done(job)
+                return
+            job.body = {"phase": "tracker", "deleted": deleted}
+        if not self._erase_conversation(job.conversation_id):
+            self._retry(job, "conversation still in use; erasing its history later")
+            return
+        logger.info("conversation erased on request (%s record(s) deleted)", (job.body or {}).get("deleted", 0))
+        self.outbox.done(job)
+
+    def _erase_conversation(self, conversation_id: str) -> bool:
+        """Delete the Rasa tracker once Rasa has finished the turn (its lock is gone)."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while self.outbox.redis.exists(self.lock_key + conversation_id):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        self.outbox.redis.delete(self.tracker_key + conversation_id)
+        return True
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list):  # pydantic errors: where and what, not the input (it may hold contact details)
+        return "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}" for d in detail)[:1000]
+    return str(detail)[:1000]
+
+
+def _delivery_from_env() -> Delivery:
+    http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+    return Delivery(
+        Outbox(redis_from_env()),
+        http,
+        intake_url=os.environ.get("INTAKE_URL", "http://127.0.0.1:8000"),
+        api_key=os.environ.get("INTAKE_API_KEY", ""),
+    )
+
+
+def _status(outbox: Outbox) -> int:
+    print(json.dumps(outbox.stats(), indent=2))
+    for title, jobs in (("waiting", outbox.pending()), ("refused by the intake (kept)", outbox.dead())):
+        print(f"\n{title}: {len(jobs)}")
+        for job in jobs:
+            print(f"  {job.id}  {job.kind:7}  attempts={job.attempts}  "
+                  f"created={time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(job.created_at))}Z  {logs.mask(job.last_error)}")
+    return 0
+
+
+def main(argv: Optional[list] = None) -> int:
+    logs.install()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m bot.leads.delivery", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="deliver jobs until stopped")
+    sub.add_parser("status", help="print queue figures and the jobs waiting or refused")
+    revive = sub.add_parser("revive", help="queue a refused job again")
+    revive.add_argument("job_id")
+    args = parser.parse_args(argv)
+    if args.command == "status":
+        return _status(Outbox(redis_from_env()))
+    if args.command == "revive":
+        ok = Outbox(redis_from_env()).revive(args.job_id)
+        print("queued again" if ok else "no refused job with that id")
+        return 0 if ok else 1
+    if not os.environ.get("INTAKE_API_KEY"):
+        print("error: INTAKE_API_KEY is not set; the worker cannot post to the intake", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    _delivery_from_env().run(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

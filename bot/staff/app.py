@@ -1,0 +1,30 @@
+"""Mounting the console on the web app: `install(app)` from bot.main."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from bot.staff import api, routes
+from bot.staff.auth import StaffPageError
+from bot.staff.pages import render
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+async def _page_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StaffPageError)
+    if error.status_code == 303:
+        return RedirectResponse(error.headers["Location"], 303) if error.headers else RedirectResponse("/staff/login", 303)
+    return render(request, "error.html", {"message": error.detail, "status": error.status_code, "title": "Error"},
+                  error.status_code)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(routes.router)
+    app.include_router(api.router)
+    app.mount("/staff/static", StaticFiles(directory=STATIC_DIR), name="staff-static")
+    app.add_exception_handler(StaffPageError, _page_error)

@@ -1,0 +1,80 @@
+"""Staff tables: accounts, API tokens, append-only notes on leads and the audit log (sessions live in Redis)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Dict, Optional
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db import Base, UTCDateTime
+
+ROLES = ("viewer", "reviewer", "admin")  # each role can do everything the ones before it can
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'reviewer', 'admin')", name="ck_staff_users_role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case: the login name
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters and salt
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+    def can(self, role: str) -> bool:
+        return self.active and ROLES.index(self.role) >= ROLES.index(role)
+
+    def __repr__(self) -> str:
+        return f"StaffUser(id={self.id!r}, role={self.role!r})"
+
+
+class ApiToken(Base):
+    """A per-user token for the JSON API; only its SHA-256 is stored (the token itself is shown once)."""
+
+    __tablename__ = "staff_api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class LeadNote(Base):
+    """Append-only: the service has no update or delete for notes."""
+
+    __tablename__ = "lead_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # CASCADE: erasing a conversation's leads (DELETE /api/leads) takes their notes along.
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    author_email: Mapped[str] = mapped_column(String(254))  # kept as written, so the note still says who
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+
+class AuditEntry(Base):
+    __tablename__ = "staff_audit_log"
+    __table_args__ = (Index("ix_staff_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    actor_email: Mapped[str] = mapped_column(String(254))  # "cli" for changes made from the command line
+    action: Mapped[str] = mapped_column(String(32))  # status, assign, note, export, login, user.create, token.create...
+    target_type: Mapped[Optional[str]] = mapped_column(String(16))  # lead, user, token, list
+    target_id: Mapped[Optional[str]] = mapped_column(String(64))
+    details: Mapped[Dict[str, Any]] = mapped_column(JsonType, default=dict)

@@ -1,0 +1,306 @@
+"""The console's pages under /staff: login, the lead and hand-off queues, a lead, export, live events,
+dashboard and audit log. Each route names its least role with `web_user(...)`; POSTs are CSRF-checked there."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from datetime import date
+from typing import AsyncIterator, Optional
+
+import redis
+import redis.asyncio as aioredis
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from sqlalchemy.orm import Session
+
+from bot.db import get_session
+from bot.leads.models import STATUSES, Lead
+from bot.staff import dashboard, events, service
+from bot.staff.auth import StaffPageError, get_redis, web_user
+from bot.staff.models import StaffUser
+from bot.staff.pages import render
+from bot.staff.params import parse_filter, query_string
+from bot.staff.security import (
+    COOKIE_NAME,
+    LOGIN_CSRF_COOKIE,
+    LoginLimiter,
+    Sessions,
+    cookie_secure,
+    csrf_matches,
+    session_ttl,
+    verify_password,
+)
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+
+viewer = web_user("viewer")
+reviewer = web_user("reviewer")
+admin = web_user("admin")
+
+LeadId = Path(..., max_length=64)
+
+
+def _safe_next(target: Optional[str]) -> str:
+    # Only back into the console: an open redirect after login would be a phishing aid.
+    if target and target.startswith("/staff") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/staff"
+
+
+# --- login and logout ----------------------------------------------------------------------------------
+
+
+def _login_page(request: Request, next_url: str, error: Optional[str] = None, status_code: int = 200) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = render(request, "login.html", {"login_csrf": token, "next": next_url, "error": error}, status_code)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="lax", secure=cookie_secure(),
+                        path="/staff/login")
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: Optional[str] = Query(None, max_length=500)) -> HTMLResponse:
+    return _login_page(request, _safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    email: str = Form("", max_length=254),
+    password: str = Form("", max_length=1000),
+    csrf_token: str = Form("", max_length=200),
+    next: str = Form("/staff", max_length=500),
+    db: Session = Depends(get_session),
+    client: redis.Redis = Depends(get_redis),
+) -> Response:
+    if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
+        return _login_page(request, _safe_next(next), "The form expired; please try again.", status.HTTP_403_FORBIDDEN)
+    ip = request.client.host if request.client else "unknown"
+    limiter = LoginLimiter(client)
+    try:
+        if limiter.blocked(email, ip):
+            return _login_page(request, _safe_next(next), "Too many failed attempts. Wait a few minutes and try again.",
+                               status.HTTP_429_TOO_MANY_REQUESTS)
+        user = service.find_user(db, email)
+        ok = verify_password(user.password_hash if user else None, password) and user is not None and user.active
+        if not ok or user is None:
+            limiter.failed(email, ip)
+            service.audit(db, None, "login.failed", "user", str(user.id) if user else None)
+            db.commit()
+            return _login_page(request, _safe_next(next), "Wrong email or password.", status.HTTP_401_UNAUTHORIZED)
+        limiter.succeeded(email, ip)
+        token = Sessions(client).create(user.id)
+    except redis.RedisError:
+        raise StaffPageError(status.HTTP_503_SERVICE_UNAVAILABLE, "the session store (Redis) is unreachable") from None
+    service.audit(db, user, "login", "user", str(user.id))
+    db.commit()
+    response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    response.set_cookie(COOKIE_NAME, token, max_age=session_ttl(), httponly=True, samesite="lax", secure=cookie_secure(),
+                        path="/")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, user: StaffUser = Depends(viewer), client: redis.Redis = Depends(get_redis),
+           db: Session = Depends(get_session)) -> Response:
+    Sessions(client).delete(request.cookies.get(COOKIE_NAME))
+    service.audit(db, user, "logout", "user", str(user.id))
+    db.commit()
+    response = RedirectResponse("/staff/login", status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+# --- the queues ------------------------------------------------------------------------------------------
+
+
+def _list_page(request: Request, kind: str, user: StaffUser, db: Session) -> HTMLResponse:
+    try:
+        f = parse_filter(request.query_params, kind)
+    except service.StaffError as error:
+        raise StaffPageError(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    page = service.list_leads(db, f)
+    context = {
+        "kind": kind, "f": f, "page": page, "statuses": STATUSES, "sorts": list(service.SORTS),
+        "categories": service.distinct_values(db, Lead.category, kind),
+        "channels": service.distinct_values(db, Lead.channel, kind),
+        "assignees": service.emails_by_id(db, [lead.assignee_id for lead in page.items]),
+        "qs": lambda **changes: query_string(f, **changes), "organization": service.organization,
+        "title": "Leads" if kind == "lead" else "Hand-off requests",
+        "base": "/staff" if kind == "lead" else "/staff/handoffs",
+    }
+    return render(request, "leads.html", context, user=user)
+
+
+@router.get("", response_class=HTMLResponse)
+def leads_page(request: Request, user: StaffUser = Depends(viewer), db: Session = Depends(get_session)) -> HTMLResponse:
+    return _list_page(request, "lead", user, db)
+
+
+@router.get("/handoffs", response_class=HTMLResponse)
+def handoffs_page(request: Request, user: StaffUser = Depends(viewer), db: Session = Depends(get_session)) -> HTMLResponse:
+    return _list_page(request, "handoff", user, db)
+
+
+@router.get("/export.csv")
+def export(request: Request, user: StaffUser = Depends(reviewer), db: Session = Depends(get_session)) -> Response:
+    try:
+        f = parse_filter(request.query_params)
+    except service.StaffError as error:
+        raise StaffPageError(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    body = service.export_csv(db, f, user)
+    name = f"{f.kind}s-{date.today().isoformat()}.csv"
+    return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+# --- live events -----------------------------------------------------------------------------------------
+
+
+@router.get("/events")
+async def live_events(request: Request, user: StaffUser = Depends(viewer),
+                      client: redis.Redis = Depends(get_redis)) -> StreamingResponse:
+    """Server-sent events: one `lead` event per new lead or hand-off (a summary without contact details)."""
+    cookie = request.cookies.get(COOKIE_NAME)
+    options = client.connection_pool.connection_kwargs
+
+    async def stream() -> AsyncIterator[str]:
+        subscriber = aioredis.Redis(host=options.get("host", "127.0.0.1"), port=options.get("port", 6379),
+                                    db=options.get("db", 0), decode_responses=True, socket_connect_timeout=2.0)
+        pubsub = subscriber.pubsub()
+        try:
+            await pubsub.subscribe(events.channel())
+            yield "retry: 3000\n\n"
+            last_sent = last_check = started = time.monotonic()
+            # A stream lives at most STAFF_SSE_MAX_SECONDS; the browser then reconnects, through the auth check again.
+            lifetime = float(os.environ.get("STAFF_SSE_MAX_SECONDS") or 3600)
+            while not await request.is_disconnected():
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                now = time.monotonic()
+                if message is not None:
+                    yield f"event: lead\ndata: {json.dumps(json.loads(message['data']))}\n\n"
+                    last_sent = now
+                elif now - last_sent > 15:
+                    yield ": keep-alive\n\n"  # proxies close idle connections
+                    last_sent = now
+                if now - started >= lifetime:
+                    break
+                if now - last_check > 30:  # a logged-out or expired session stops receiving
+                    last_check = now
+                    if await run_in_threadpool(Sessions(client).get, cookie) is None:
+                        break
+        except (redis.RedisError, OSError):
+            pass  # the browser's EventSource reconnects on its own
+        finally:
+            try:
+                await pubsub.aclose()
+                await subscriber.aclose()
+            except Exception:  # noqa: BLE001  (closing a broken connection)
+                pass
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+# --- one lead --------------------------------------------------------------------------------------------
+
+
+def _lead_or_404(db: Session, lead_id: str) -> Lead:
+    lead = service.get_lead(db, lead_id)
+    if lead is None:
+        raise StaffPageError(status.HTTP_404_NOT_FOUND, "no lead or hand-off with this id")
+    return lead
+
+
+def _lead_page(request: Request, db: Session, lead: Lead, user: StaffUser, error: Optional[str] = None,
+               status_code: int = 200) -> HTMLResponse:
+    notes = service.notes(db, lead.id)
+    context = {
+        "lead": lead, "notes": notes, "duplicates": service.duplicates(db, lead), "error": error,
+        "organization": service.organization, "next_statuses": service.TRANSITIONS[lead.status],
+        "assignable": service.assignable(db),
+        "assignee": service.emails_by_id(db, [lead.assignee_id]).get(lead.assignee_id or -1),
+        "done": request.query_params.get("done"), "can_edit": user.can("reviewer"),
+        "title": service.organization(lead) or lead.person,
+    }
+    return render(request, "lead.html", context, status_code, user=user)
+
+
+@router.get("/leads/{lead_id}", response_class=HTMLResponse)
+def lead_page(request: Request, lead_id: str = LeadId, user: StaffUser = Depends(viewer),
+              db: Session = Depends(get_session)) -> HTMLResponse:
+    return _lead_page(request, db, _lead_or_404(db, lead_id), user)
+
+
+def _back(lead: Lead, done: str) -> RedirectResponse:
+    return RedirectResponse(f"/staff/leads/{lead.id}?done={done}", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/leads/{lead_id}/status", response_class=HTMLResponse)
+def change_status(request: Request, lead_id: str = LeadId, new_status: str = Form(..., alias="status", max_length=16),
+                  reason: str = Form("", max_length=2000), user: StaffUser = Depends(reviewer),
+                  db: Session = Depends(get_session)) -> Response:
+    lead = _lead_or_404(db, lead_id)
+    try:
+        service.change_status(db, lead, new_status, user, reason)
+    except service.StaffError as error:
+        return _lead_page(request, db, _lead_or_404(db, lead_id), user, str(error), status.HTTP_409_CONFLICT)
+    return _back(lead, "status")
+
+
+@router.post("/leads/{lead_id}/assignee", response_class=HTMLResponse)
+def change_assignee(request: Request, lead_id: str = LeadId, assignee_id: str = Form("", max_length=20),
+                    user: StaffUser = Depends(reviewer), db: Session = Depends(get_session)) -> Response:
+    lead = _lead_or_404(db, lead_id)
+    try:
+        service.assign(db, lead, int(assignee_id) if assignee_id.strip() else None, user)
+    except (ValueError, service.StaffError) as error:
+        message = str(error) if isinstance(error, service.StaffError) else "choose someone from the list"
+        return _lead_page(request, db, lead, user, message, status.HTTP_400_BAD_REQUEST)
+    return _back(lead, "assignee")
+
+
+@router.post("/leads/{lead_id}/notes", response_class=HTMLResponse)
+def add_note(request: Request, lead_id: str = LeadId, text: str = Form("", max_length=8000),
+             user: StaffUser = Depends(reviewer), db: Session = Depends(get_session)) -> Response:
+    lead = _lead_or_404(db, lead_id)
+    try:
+        service.add_note(db, lead, user, text)
+    except service.StaffError as error:
+        return _lead_page(request, db, lead, user, str(error), status.HTTP_400_BAD_REQUEST)
+    return _back(lead, "note")
+
+
+# --- dashboard and audit log -------------------------------------------------------------------------------
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard_page(request: Request, start: Optional[str] = Query(None, max_length=10),
+                   end: Optional[str] = Query(None, max_length=10), user: StaffUser = Depends(viewer),
+                   db: Session = Depends(get_session), client: redis.Redis = Depends(get_redis)) -> HTMLResponse:
+    try:
+        start_date, end_date = dashboard.date_range(start, end)
+    except service.StaffError as error:
+        raise StaffPageError(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    view = dashboard.funnel_view(db, client, start_date, end_date)
+    charts = {
+        "total": dashboard.bar_chart("Funnel, all conversations", {"all": [view.totals[s] for s in dashboard.FUNNEL_STAGES]}),
+        "language": dashboard.bar_chart("Funnel by language", view.splits["language"]),
+        "category": dashboard.bar_chart("Funnel by category", view.splits["category"]),
+    }
+    context = {"view": view, "charts": charts, "stages": dashboard.FUNNEL_STAGES, "labels": dashboard.STAGE_LABELS,
+               "title": "Dashboard"}
+    return render(request, "dashboard.html", context, user=user)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, page: int = Query(1, ge=1, le=100_000), user: StaffUser = Depends(admin),
+               db: Session = Depends(get_session)) -> HTMLResponse:
+    entries, total = service.audit_entries(db, page)
+    return render(request, "audit.html", {"entries": entries, "total": total, "page_no": page, "title": "Audit log"},
+                  user=user)

@@ -1,0 +1,167 @@
+"""POST /api/chat and GET /api/chat/history: forwarding, validation, limits, CORS, Rasa down."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.main import create_app
+from tests.fakes.rasa import FakeRasa
+
+
+def chat(client: TestClient, session_id: str, message, **extra):
+    return client.post("/api/chat", json={"session_id": session_id, "message": message, **extra})
+
+
+def test_forwards_to_rasa_as_web_sender_and_returns_text_and_buttons(client, chat_env: FakeRasa, session_id) -> None:
+    response = chat(client, session_id, "What is the program?")
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {
+        "messages": [{"text": "echo: What is the program?", "buttons": [{"title": "More", "payload": "/ask_benefits"}]}],
+        "language": "en",
+    }
+    sent = chat_env.received[-1]
+    assert sent["sender"] == f"web-{session_id}" and sent["message"] == "What is the program?"
+    assert sent["metadata"] == {"channel": "web", "language": "en"}
+
+
+def test_a_button_payload_in_the_widget_language_sets_the_slot_once(client, chat_env: FakeRasa, session_id) -> None:
+    chat(client, session_id, '/ask_benefits{"partner_category":"super_partner"}', lang="zh")
+    chat(client, session_id, "/ask_categories", lang="zh")
+    assert chat_env.slots == [{"sender": f"web-{session_id}", "name": "language", "value": "zh"}]
+    # Typed words decide the language themselves (the actions read them): no slot call needed.
+    assert chat(client, session_id, "hello", lang="zh").json()["language"] == "en"
+    chat(client, session_id, "/ask_categories", lang="zh")  # back to zh: the slot is set again
+    assert [s["value"] for s in chat_env.slots] == ["zh", "zh"]
+
+
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        (b"not json", 400, "invalid_json"),
+        (b"\xff\xfe\x00binary", 400, "invalid_json"),
+        (b"", 400, "invalid_json"),
+        (b"[1, 2]", 422, "invalid"),
+        (b'{"session_id": "abcdefgh", "message": 5}', 422, "invalid"),
+        (b'{"session_id": "short", "message": "hi"}', 422, "invalid"),
+        (b'{"session_id": "has spaces in it", "message": "hi"}', 422, "invalid"),
+        (b'{"session_id": "abcdefgh"}', 422, "invalid"),
+        (b'{"session_id": "abcdefgh", "message": "   "}', 422, "empty"),
+        (b'{"session_id": "abcdefgh", "message": "\\u0000\\u0007\\u200b"}', 422, "empty"),
+        (b'{"session_id": "abcdefgh", "message": "hi", "lang": "fr"}', 422, "invalid"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx_never_a_500(client, chat_env: FakeRasa, body: bytes, status: int, code: str) -> None:
+    response = client.post("/api/chat", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+    error = response.json()
+    assert error["error"] == code and error["message"]["en"] and error["message"]["zh"]
+    assert chat_env.received == []
+
+
+def test_control_characters_are_dropped_before_forwarding(client, chat_env: FakeRasa, session_id) -> None:
+    assert chat(client, session_id, "hel\x00lo\u200b\r\nthere").status_code == 200
+    assert chat_env.received[-1]["message"] == "hello\nthere"
+
+
+def test_message_size_is_limited(client, chat_env: FakeRasa, session_id) -> None:
+    assert chat(client, session_id, "x" * 1000).status_code == 200
+    too_long = chat(client, session_id, "x" * 1001)
+    assert too_long.status_code == 413 and "1000" in too_long.json()["message"]["en"]
+    huge = client.post("/api/chat", content=b"{" + b" " * 100_000 + b"}", headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413
+    assert len(chat_env.received) == 1
+
+
+def test_rate_limit_per_session_answers_429_with_retry_after(monkeypatch, chat_env: FakeRasa, session_id) -> None:
+    monkeypatch.setenv("CHAT_RATE_PER_MINUTE", "3")
+    with TestClient(create_app()) as client:
+        assert [chat(client, session_id, f"q{i}").status_code for i in range(3)] == [200, 200, 200]
+        limited = chat(client, session_id, "one more")
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        assert "wait" in limited.json()["message"]["en"] and "秒" in limited.json()["message"]["zh"]
+        assert chat(client, session_id + "x", "another visitor").status_code == 200  # other sessions are not held up
+    assert len(chat_env.received) == 4
+
+
+def test_rate_limit_per_client_ip(monkeypatch, chat_env: FakeRasa, session_id) -> None:
+    monkeypatch.setenv("CHAT_RATE_PER_MINUTE_IP", "2")
+    with TestClient(create_app(), client=("203.0.113.7", 5000)) as client:
+        codes = [chat(client, f"{session_id}{i}", "hi").status_code for i in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_rasa_down_or_slow_gives_a_bilingual_503(client, chat_env: FakeRasa, session_id, monkeypatch) -> None:
+    chat_env.down = True
+    response = chat(client, session_id, "hello")
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable" and "智能助手" in response.json()["message"]["zh"]
+    chat_env.down, chat_env.delay = False, 1.5  # the client's timeout is 1 s in these tests
+    assert chat(client, session_id, "hello").status_code == 503
+
+
+def test_rasa_unreachable_gives_503(monkeypatch, chat_env: FakeRasa, session_id) -> None:
+    monkeypatch.setenv("RASA_URL", "http://127.0.0.1:9")
+    with TestClient(create_app()) as client:
+        assert chat(client, session_id, "hello").status_code == 503
+        assert client.get("/api/chat/history", params={"session_id": session_id}).status_code == 503
+
+
+def test_cors_only_for_configured_origins(client, chat_env: FakeRasa, session_id) -> None:
+    allowed = "https://partner-site.example"
+    preflight = client.options("/api/chat", headers={"Origin": allowed, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == allowed
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    response = client.post("/api/chat", json={"session_id": session_id, "message": "hi"}, headers={"Origin": allowed})
+    assert response.headers["access-control-allow-origin"] == allowed
+
+    other = "https://elsewhere.example"
+    refused = client.options("/api/chat", headers={"Origin": other, "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in refused.headers
+    forbidden = client.post("/api/chat", json={"session_id": session_id, "message": "hi"}, headers={"Origin": other})
+    assert forbidden.status_code == 403
+    same_site = client.post(
+        "/api/chat", json={"session_id": session_id, "message": "hi"}, headers={"Origin": "http://testserver"}
+    )
+    assert same_site.status_code == 200
+    assert len(chat_env.received) == 2
+
+
+def test_history_shows_button_titles_not_payloads_and_a_welcome(client, chat_env: FakeRasa, session_id) -> None:
+    empty = client.get("/api/chat/history", params={"session_id": session_id, "lang": "zh"}).json()
+    assert empty["messages"] == [] and "城市合伙人" in empty["welcome"]["text"]
+    assert [b["payload"] for b in empty["welcome"]["buttons"]][0] == "/ask_program_overview"
+
+    chat(client, session_id, "hi")
+    chat(client, session_id, "/ask_benefits")  # the "More" button the fake offered
+    chat(client, session_id, "/ask_categories")  # a welcome button: titled by its intent label
+    history = client.get("/api/chat/history", params={"session_id": session_id, "lang": "en"}).json()
+    user = [m["text"] for m in history["messages"] if m["sender"] == "user"]
+    assert user == ["hi", "More", "The four categories"]
+    assert history["messages"][1] == {
+        "sender": "bot",
+        "text": "echo: hi",
+        "buttons": [{"title": "More", "payload": "/ask_benefits"}],
+    }
+
+
+def test_history_validates_the_session_id(client) -> None:
+    response = client.get("/api/chat/history", params={"session_id": "../../etc"})
+    assert response.status_code == 422 and response.json()["error"] == "invalid"
+
+
+def test_rate_limiter_lets_messages_through_when_redis_is_down(monkeypatch, chat_env: FakeRasa, session_id) -> None:
+    monkeypatch.setenv("REDIS_PORT", "1")
+    monkeypatch.setenv("CHAT_RATE_PER_MINUTE", "1")
+    with TestClient(create_app()) as client:
+        assert [chat(client, session_id, "hi").status_code for _ in range(2)] == [200, 200]
+
+
+def test_openapi_documents_the_chat_endpoint(client) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/api/chat" in spec["paths"] and "429" in json.dumps(spec["paths"]["/api/chat"])

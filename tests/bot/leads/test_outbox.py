@@ -1,0 +1,200 @@
+"""The Redis outbox and the delivery worker: nothing lost, nothing twice, refusals kept, erasure honoured.
+
+Real Redis (a test database of its own); the intake is faked with httpx.MockTransport here — the
+end-to-end test in tests/integration runs the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Callable, Dict, Iterator, List
+
+import httpx
+import pytest
+import redis
+
+from bot.leads.delivery import Delivery, backoff
+from bot.leads.outbox import Outbox
+
+REDIS_DB = int(os.environ.get("TEST_OUTBOX_REDIS_DB", "13"))
+
+
+@pytest.fixture
+def outbox() -> Iterator[Outbox]:
+    client = redis.Redis(host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")),
+                         db=REDIS_DB, decode_responses=True)
+    prefix = f"t{time.time_ns()}"
+    yield Outbox(client, prefix=prefix)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+class FakeIntake:
+    """Stores by Idempotency-Key like the real intake; can be switched off or made to refuse."""
+
+    def __init__(self) -> None:
+        self.stored: Dict[str, dict] = {}
+        self.calls: List[str] = []
+        self.up = True
+        self.refuse = False
+        self.deleted: List[str] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.method)
+        if not self.up:
+            raise httpx.ConnectError("intake down", request=request)
+        if request.method == "DELETE":
+            conversation = request.url.params["conversation_id"]
+            self.deleted.append(conversation)
+            gone = [k for k, v in self.stored.items() if v["conversation_id"] == conversation]
+            for key in gone:
+                del self.stored[key]
+            return httpx.Response(200, json={"deleted": len(gone)})
+        if request.headers.get("X-API-Key") != "k":
+            return httpx.Response(401, json={"detail": "missing or wrong X-API-Key"})
+        if self.refuse:
+            return httpx.Response(422, json={"detail": [{"loc": ["body", "contact", "email"], "msg": "bad",
+                                                        "input": "secret@example.com"}]})
+        key = request.headers["Idempotency-Key"]
+        replay = key in self.stored
+        self.stored.setdefault(key, json.loads(request.content))
+        return httpx.Response(200 if replay else 201, json={"id": f"lead-{key}"})
+
+
+@pytest.fixture
+def intake() -> FakeIntake:
+    return FakeIntake()
+
+
+@pytest.fixture
+def delivery(outbox: Outbox, intake: FakeIntake) -> Delivery:
+    http = httpx.Client(transport=httpx.MockTransport(intake.handler))
+    worker = Delivery(outbox, http, "http://intake", "k", tracker_prefix=outbox.base.rsplit(":", 1)[0])
+    return worker
+
+
+def body(conversation: str = "c1") -> dict:
+    return {"kind": "lead", "conversation_id": conversation, "profile": {"name": "Acme"}}
+
+
+def make_due(outbox: Outbox) -> None:
+    for job_id in outbox.redis.zrange(outbox.key("due"), 0, -1):
+        outbox.redis.zadd(outbox.key("due"), {job_id: 0})
+
+
+def test_a_queued_lead_is_delivered_once_with_its_key(outbox: Outbox, delivery: Delivery, intake: FakeIntake) -> None:
+    job = outbox.put("lead", "c1", body())
+    outbox.put("lead", "c1", body(), job_id=job.id)  # the same job handed in twice is queued once
+    assert delivery.deliver_due() == 1
+    assert list(intake.stored) == [job.id]
+    assert outbox.stats()["pending"] == 0 and delivery.deliver_due() == 0
+
+
+def test_leads_wait_while_the_intake_is_down_and_arrive_once_after(outbox: Outbox, delivery: Delivery,
+                                                                   intake: FakeIntake) -> None:
+    jobs = [outbox.put("lead", f"c{i}", body(f"c{i}")) for i in range(5)]
+    intake.up = False
+    delivery.deliver_due()
+    assert outbox.stats()["pending"] == 5 and outbox.stats()["retrying"] == 5
+    assert all(j.attempts == 1 and "unreachable" in j.last_error for j in outbox.pending())
+    intake.up = True
+    make_due(outbox)
+    delivery.deliver_due()
+    assert sorted(intake.stored) == sorted(j.id for j in jobs)
+    assert outbox.stats()["pending"] == 0
+
+
+def test_a_retry_after_a_lost_response_is_not_stored_twice(outbox: Outbox, delivery: Delivery, intake: FakeIntake) -> None:
+    job = outbox.put("lead", "c1", body())
+    delivery.deliver_due()
+    outbox.put("lead", "c1", body(), job_id=job.id)  # as if the worker had died before marking it done
+    make_due(outbox)
+    delivery.deliver_due()
+    assert list(intake.stored) == [job.id] and intake.calls.count("POST") == 2
+
+
+def test_a_claimed_job_is_not_handed_to_a_second_worker_until_its_lease_ends(outbox: Outbox) -> None:
+    outbox.put("lead", "c1", body())
+    assert len(outbox.claim(lease_seconds=60)) == 1
+    assert outbox.claim() == []
+    make_due(outbox)  # the lease ran out: the first worker died
+    assert len(outbox.claim()) == 1
+
+
+def test_a_refused_lead_is_kept_and_shown_not_dropped(outbox: Outbox, delivery: Delivery, intake: FakeIntake) -> None:
+    intake.refuse = True
+    job = outbox.put("lead", "c1", body())
+    delivery.deliver_due()
+    dead = outbox.dead()
+    assert [d.id for d in dead] == [job.id] and dead[0].body == body()
+    assert "contact.email" in dead[0].last_error and "secret@example.com" not in dead[0].last_error
+    assert outbox.stats() == {"pending": 0, "retrying": 0, "dead": 1, "oldest_pending_seconds": 0.0}
+    intake.refuse = False
+    assert outbox.revive(job.id)
+    delivery.deliver_due()
+    assert list(intake.stored) == [job.id] and outbox.dead() == []
+
+
+def test_erasure_drops_queued_leads_deletes_stored_ones_and_the_conversation(outbox: Outbox, delivery: Delivery,
+                                                                             intake: FakeIntake) -> None:
+    stored = outbox.put("lead", "c1", body())
+    delivery.deliver_due()
+    queued = outbox.put("handoff", "c1", body())
+    other = outbox.put("lead", "c2", body("c2"))
+    tracker_key = delivery.tracker_key + "c1"
+    outbox.redis.set(tracker_key, "{}")
+    erase = outbox.erase("c1")
+    assert queued.id not in {j.id for j in outbox.pending()}
+    delivery.deliver_due()
+    assert outbox.wait_result(erase.id, 1) == {"deleted": 1}
+    assert stored.id not in intake.stored and other.id in intake.stored
+    assert not outbox.redis.exists(tracker_key)
+
+
+def test_the_conversation_is_erased_only_after_rasa_released_it(outbox: Outbox, delivery: Delivery) -> None:
+    lock_key = delivery.lock_key + "c1"
+    outbox.redis.set(lock_key, "held")
+    outbox.redis.set(delivery.tracker_key + "c1", "{}")
+    outbox.erase("c1")
+    releaser = threading.Timer(0.5, lambda: outbox.redis.delete(lock_key))
+    releaser.start()
+    delivery.deliver_due()
+    releaser.join()
+    assert not outbox.redis.exists(delivery.tracker_key + "c1")
+
+
+def test_a_lead_erased_while_queued_is_never_sent(outbox: Outbox, delivery: Delivery, intake: FakeIntake) -> None:
+    outbox.put("lead", "c1", body())
+    intake.up = False
+    delivery.deliver_due()
+    outbox.erase("c1")
+    intake.up = True
+    make_due(outbox)
+    delivery.deliver_due()
+    assert intake.stored == {} and outbox.stats()["pending"] == 0
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert 0.5 <= backoff(0) <= 1 and 4 <= backoff(3) <= 8 and backoff(30) <= 300
+
+
+def test_the_worker_loop_delivers_as_soon_as_a_job_arrives(outbox: Outbox, delivery: Delivery, intake: FakeIntake) -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=delivery.run, args=(stop,), daemon=True)
+    thread.start()
+    job = outbox.put("lead", "c1", body())
+    wait_for(lambda: job.id in intake.stored)
+    stop.set()
+    outbox.redis.lpush(outbox.key("wake"), "1")
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

@@ -1,0 +1,57 @@
+"""The assistant's buttons as inline keyboards within Telegram's 64-byte callback_data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from telegram import InlineKeyboardMarkup
+
+from bot.chat.rasa import Button
+from bot.chat.store import async_redis_from_env
+from bot.telegram.keyboards import CALLBACK_LIMIT, PayloadStore, keyboard
+
+LONG = '/inform{"choice":"fortune_global_500","note":"' + "x" * 40 + '"}'
+
+
+@pytest.fixture
+async def redis_client(monkeypatch):
+    monkeypatch.setenv("REDIS_DB", os.environ.get("TEST_REDIS_DB", "15"))
+    client = async_redis_from_env()
+    yield client
+    await client.aclose()
+
+
+async def test_short_payloads_travel_as_they_are_long_ones_as_a_short_id(redis_client) -> None:
+    store = PayloadStore(redis_client)
+    buttons = [Button("Benefits", "/ask_benefits"), Button("Fortune Global 500", LONG), Button("是", "yes")]
+    markup = await keyboard(buttons, store)
+    assert isinstance(markup, InlineKeyboardMarkup)
+    data = [row[0].callback_data for row in markup.inline_keyboard]
+    assert [row[0].text for row in markup.inline_keyboard] == ["Benefits", "Fortune Global 500", "是"]
+    assert data[0] == "/ask_benefits"
+    assert all(len(d.encode()) <= CALLBACK_LIMIT for d in data)
+    assert data[1].startswith("p:") and data[2].startswith("p:")  # not a "/" payload: never taken as-is
+    assert [await store.payload(d) for d in data] == ["/ask_benefits", LONG, "yes"]
+
+
+async def test_another_bridge_process_resolves_the_id_through_redis(redis_client) -> None:
+    payload = f'/inform{{"choice":"{uuid.uuid4().hex}{uuid.uuid4().hex}"}}'
+    data = await PayloadStore(redis_client).callback_data(payload)
+    assert await PayloadStore(redis_client).payload(data) == payload  # fresh LRU: Redis answered
+
+
+async def test_without_redis_the_lru_still_works_and_unknown_ids_are_none(monkeypatch) -> None:
+    monkeypatch.setenv("REDIS_PORT", "1")
+    client = async_redis_from_env()
+    store = PayloadStore(client, capacity=2)
+    ids = [await store.callback_data(f'/inform{{"n":"{i}{"z" * 60}"}}') for i in range(3)]
+    assert await store.payload(ids[2]) is not None
+    assert await store.payload(ids[0]) is None  # pushed out of the LRU, and Redis is down
+    assert await store.payload("p:doesnotexist") is None and await store.payload("garbage") is None
+    await client.aclose()
+
+
+async def test_no_buttons_no_keyboard() -> None:
+    assert await keyboard([], PayloadStore(None)) is None
