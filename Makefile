@@ -13,12 +13,13 @@ APP_PY    := .venv-app/bin/python
 UV        := bash scripts/uv.sh
 TEST_REDIS_DB ?= 15
 
-.PHONY: help run test eval lint env lock model redis postgres chromium clean check-data validate
+.PHONY: help run test eval bench lint env lock model redis postgres chromium clean check-data validate
 
 help:
 	@echo "make run    - set up, train if needed, start Redis, Rasa :$(RASA_PORT), actions :$(ACTIONS_PORT), web app :$(APP_PORT)"
 	@echo "make test   - everything CI runs: lint, data validation, unit, story and integration tests"
 	@echo "make eval   - intent/entity F1 per language on the held-out set, plus test-story accuracy"
+	@echo "make bench  - this assistant side by side with a stock 'rasa init' bot: results/bench.{md,json,png} (~20 min)"
 
 # --- environments (rebuilt only when a lock file changes) ---------------------------------
 .venv-rasa/.installed: requirements/rasa.lock.txt
@@ -72,7 +73,7 @@ test: env redis postgres chromium lint check-data validate model
 	@echo "== program data, eligibility, intake API on SQLite and PostgreSQL, NLU data contract (Python 3.11)"
 	@$(APP_PY) -m pytest -q tests/bot tests/nlu
 	@echo "== program data on Rasa's Python 3.10, NLU components and actions"
-	@$(RASA_PY) -m pytest -q tests/bot/program tests/components tests/actions
+	@$(RASA_PY) -m pytest -q tests/bot/program tests/components tests/actions tests/rasa_addons
 	@echo "== test stories, English and Chinese (fails on any prediction error)"
 	@mkdir -p results
 	@.venv-rasa/bin/rasa test core --model models/current.tar.gz --stories tests/stories \
@@ -85,6 +86,11 @@ test: env redis postgres chromium lint check-data validate model
 eval: env model
 	@mkdir -p results
 	@$(RASA_PY) tests/eval/run_eval.py --model models/current.tar.gz
+
+# Side by side with a stock `rasa init` bot (build/bench/stock), on its own ports and Redis DB 12 so the
+# test suite can run meanwhile. Options: make bench BENCH_ARGS="--quick" (see python -m scripts.bench --help).
+bench: env redis model
+	@$(APP_PY) -m scripts.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf results var .pytest_cache .ruff_cache

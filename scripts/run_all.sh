@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the action server, Rasa and the web app (and the Telegram bridge when a token is set),
+# Start the action server, the Rasa replicas and the web app (and the Telegram bridge when a token is set),
 # wait until each answers, and stop them all on Ctrl-C. Logs go to var/log/.
 set -u
 cd "$(dirname "$0")/.."
@@ -24,9 +24,19 @@ wait_http() { # name, url, seconds
 
 start "action server" actions.log .venv-rasa/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" \
   --logging-config-file rasa_logging.yml
-start "rasa" rasa.log .venv-rasa/bin/rasa run --model models/current.tar.gz --port "$RASA_PORT" \
-  --enable-api --auth-token "$RASA_AUTH_TOKEN" --endpoints endpoints.yml --credentials credentials.yml \
-  --logging-config-file rasa_logging.yml
+# RASA_REPLICAS Rasa servers on RASA_PORT, RASA_PORT+1, ... share the Redis tracker and lock stores;
+# the web app and the Telegram bridge spread conversations over them (RASA_URLS).
+replicas=${RASA_REPLICAS:-2}
+urls=()
+for i in $(seq 0 $((replicas - 1))); do
+  port=$((RASA_PORT + i))
+  start "rasa replica $((i + 1))" "rasa-$port.log" .venv-rasa/bin/rasa run --model models/current.tar.gz --port "$port" \
+    --enable-api --auth-token "$RASA_AUTH_TOKEN" --endpoints endpoints.yml --credentials credentials.yml \
+    --logging-config-file rasa_logging.yml
+  urls+=("http://127.0.0.1:$port")
+done
+RASA_URLS=${RASA_URLS:-$(IFS=,; echo "${urls[*]}")}
+export RASA_URLS
 # The web app's database (SQLite under var/ unless DATABASE_URL says otherwise) must be on the latest schema.
 .venv-app/bin/python -m bot.db upgrade >var/log/migrations.log 2>&1 \
   || { echo "error: database migration failed; see var/log/migrations.log" >&2; stop; }
@@ -38,12 +48,16 @@ if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
 fi
 wait_http "action server" "http://127.0.0.1:$ACTIONS_PORT/health" 120
 wait_http "web app" "http://127.0.0.1:$APP_PORT/healthz" 60
-wait_http "rasa" "http://127.0.0.1:$RASA_PORT/status?token=$RASA_AUTH_TOKEN" 180
+for url in ${RASA_URLS//,/ }; do
+  wait_http "rasa" "$url/webhooks/health/ready" 240
+done
+wait_http "web app (ready)" "http://127.0.0.1:$APP_PORT/readyz" 60
 cat <<MSG
 
 All up. Try:
-  curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
-    -d '{"sender":"me","message":"What is the City Partner program?"}'
+  open http://127.0.0.1:$APP_PORT/ (the chat widget), or
+  curl -s localhost:$APP_PORT/api/chat -H 'Content-Type: application/json' \\
+    -d '{"session_id":"me-12345678","message":"What is the City Partner program?"}'
 Ctrl-C stops everything.
 MSG
 wait

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional
 import redis
 
 from bot.logs import mask
+from bot.metrics.shared import FALLBACKS, add_to_pipeline
 from bot.redis_conn import KEY_PREFIX
 
 STAGES = ("conversation", "screening_started", "screening_completed", "qualified")
@@ -31,8 +32,9 @@ class Funnel:
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, "funnel") + parts)
 
-    def record(self, stage: str, conversation_id: str, *, language: str = "", category: Optional[str] = None,
-               day: Optional[date] = None) -> bool:
+    def record(
+        self, stage: str, conversation_id: str, *, language: str = "", category: Optional[str] = None, day: Optional[date] = None
+    ) -> bool:
         """Count `conversation_id` at `stage` (once per day); returns False when it was already counted."""
         if stage not in STAGES:
             raise ValueError(f"unknown funnel stage {stage!r}; expected one of {', '.join(STAGES)}")
@@ -69,12 +71,13 @@ class Funnel:
 
     def record_unanswered(self, text: str, *, language: str, reason: str, topics: Optional[List[str]] = None) -> None:
         """Keep a question the assistant could not answer (reason: "unknown_topic" or "fallback"), masked."""
-        entry = {"text": mask(text)[:500], "language": language, "reason": reason, "topics": topics or [],
-                 "at": time.time()}
+        entry = {"text": mask(text)[:500], "language": language, "reason": reason, "topics": topics or [], "at": time.time()}
         key = self._key("unanswered")
         pipe = self.redis.pipeline()
         pipe.lpush(key, json.dumps(entry, ensure_ascii=False))
         pipe.ltrim(key, 0, MAX_UNANSWERED - 1)
+        # The list above is capped; this counter is not: gzcp_chat_fallbacks_total on the web app's /metrics.
+        add_to_pipeline(pipe, FALLBACKS.increment(reason=reason, language=language), self.prefix)
         pipe.execute()
 
     def unanswered(self, limit: int = 100) -> List[Dict[str, object]]:

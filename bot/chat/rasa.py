@@ -6,21 +6,37 @@ One shared httpx.AsyncClient (the owner opens and closes it). Every way Rasa can
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from typing import Any, Dict, List, Optional, Tuple
+import uuid
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 import httpx
 
+from bot.chat.replicas import Replicas, urls_from_env
 from bot.program.answers import Button, Reply  # one reply shape for answers, forms and channels
 
 logger = logging.getLogger(__name__)
+RESTART = "/restart"  # the one message Rasa rightly answers with silence
 
 
 class RasaUnavailable(Exception):
-    """Rasa did not answer usefully (unreachable, timed out, or an error status)."""
+    """Rasa did not answer usefully (unreachable, timed out, an error status, or no reply at all)."""
 
+    def __init__(self, reason: str, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.retryable = retryable  # False when Rasa may still be handling the message (a time-out)
+
+
+def retry_delays_from_env() -> Tuple[float, ...]:
+    """CHAT_RASA_RETRY_DELAYS, e.g. "0.5,1,2": the pauses before each new attempt at a failed turn."""
+    raw = os.environ.get("CHAT_RASA_RETRY_DELAYS", "0.5,1,2")
+    try:
+        return tuple(max(0.0, float(x)) for x in raw.split(",") if x.strip())
+    except ValueError:
+        return (0.5, 1.0, 2.0)
 
 
 def parse_buttons(raw: Any) -> Tuple[Button, ...]:
@@ -45,51 +61,122 @@ def parse_replies(raw: Any) -> List[Reply]:
 
 
 class RasaClient:
-    def __init__(self, http: httpx.AsyncClient, base_url: str, token: str = "") -> None:
+    """Talks to one or more Rasa replicas (they share Redis trackers and locks; see bot.chat.replicas).
+
+    A replica that refuses the connection is skipped for the next. A turn that fails inside Rasa (a 5xx,
+    or the REST channel's empty answer, which is what Rasa sends when Redis or the action server failed
+    while it handled the message) is undone on the tracker when it was recorded, then tried again after
+    a pause; the caller gets RasaUnavailable only when every attempt failed. A time-out is not retried:
+    Rasa may still be working on that message and would then handle it twice.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: Union[str, Sequence[str]],
+        token: str = "",
+        retry_delays: Optional[Sequence[float]] = None,
+    ) -> None:
         self.http = http
-        self.base_url = base_url.rstrip("/")
+        self.replicas = Replicas([base_url] if isinstance(base_url, str) else list(base_url))
         self.token = token
+        self.retry_delays = tuple(retry_delays) if retry_delays is not None else retry_delays_from_env()
 
     @classmethod
     def from_env(cls, http: httpx.AsyncClient) -> RasaClient:
-        return cls(
-            http,
-            os.environ.get("RASA_URL", "http://127.0.0.1:5005"),
-            os.environ.get("RASA_AUTH_TOKEN", ""),
-        )
+        return cls(http, urls_from_env(), os.environ.get("RASA_AUTH_TOKEN", ""))
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = await self.http.request(method, f"{self.base_url}{path}", **kwargs)
-        except httpx.TimeoutException as error:
-            raise RasaUnavailable("timed out") from error
-        except httpx.HTTPError as error:
-            raise RasaUnavailable(f"unreachable: {type(error).__name__}") from error
-        if response.status_code >= 400:
-            # 401/403 here is a configuration error (RASA_AUTH_TOKEN), worth a warning, not a crash.
-            logger.warning("rasa answered %s to %s %s", response.status_code, method, path)
-            raise RasaUnavailable(f"status {response.status_code}")
-        try:
-            return response.json()
-        except ValueError as error:
-            raise RasaUnavailable("not JSON") from error
+    @property
+    def urls(self) -> List[str]:
+        return list(self.replicas.urls)
+
+    async def _request(self, method: str, path: str, sender: str, **kwargs: Any) -> Any:
+        failure = RasaUnavailable("no replica")
+        for url in self.replicas.order(sender):
+            try:
+                response = await self.http.request(method, f"{url}{path}", **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                # The request never reached this replica: another one can take it.
+                self.replicas.mark_down(url)
+                failure = RasaUnavailable(f"unreachable: {type(error).__name__}")
+                continue
+            except httpx.TimeoutException as error:
+                raise RasaUnavailable("timed out", retryable=False) from error
+            except httpx.HTTPError as error:
+                raise RasaUnavailable(f"unreachable: {type(error).__name__}") from error
+            self.replicas.mark_up(url)
+            if response.status_code >= 400:
+                # 401/403 here is a configuration error (RASA_AUTH_TOKEN), worth a warning, not a crash.
+                logger.warning("rasa answered %s to %s %s", response.status_code, method, path.split("?")[0])
+                raise RasaUnavailable(f"status {response.status_code}", retryable=response.status_code >= 500)
+            try:
+                return response.json()
+            except ValueError as error:
+                raise RasaUnavailable("not JSON") from error
+        raise failure
 
     async def send(self, sender: str, message: str, metadata: Optional[Dict[str, Any]] = None) -> List[Reply]:
-        """One user message through the REST channel; the assistant's replies."""
-        body: Dict[str, Any] = {"sender": sender, "message": message}
-        if metadata:
-            body["metadata"] = metadata
-        return parse_replies(await self._request("POST", "/webhooks/rest/webhook", json=body))
+        """One user message through the REST channel; the assistant's replies (never silence: see the class)."""
+        failure = RasaUnavailable("no reply")
+        for attempt, pause in enumerate((0.0, *self.retry_delays)):
+            if pause:
+                await asyncio.sleep(pause)
+            turn = uuid.uuid4().hex  # marks this attempt's user event, so that only it is ever undone
+            body = {"sender": sender, "message": message, "metadata": {**(metadata or {}), "turn_id": turn}}
+            try:
+                replies = parse_replies(await self._request("POST", "/webhooks/rest/webhook", sender, json=body))
+            except RasaUnavailable as error:
+                if not error.retryable:
+                    raise
+                failure = error
+                continue
+            if replies or message.strip().startswith(RESTART):
+                return replies
+            logger.warning("rasa gave no reply (attempt %d): undoing the turn before trying again", attempt + 1)
+            await self._undo(sender, turn)
+        raise failure
+
+    async def _undo(self, sender: str, turn: str) -> None:
+        """Rewind the tracker past this attempt's user message, if Rasa recorded it and said nothing after."""
+        try:
+            events = await self.events(sender)
+            users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+            if not users:
+                return
+            last = events[users[-1]]
+            metadata = last.get("metadata") if isinstance(last.get("metadata"), dict) else {}
+            after = events[users[-1] + 1 :]
+            if metadata.get("turn_id") != turn or any(e.get("event") in ("bot", "rewind") for e in after):
+                return
+            await self._append(sender, [{"event": "rewind"}])
+        except RasaUnavailable as error:
+            logger.warning("could not undo a failed turn (%s)", error)
 
     def _conversation(self, sender: str) -> str:
         return f"/conversations/{quote(sender, safe='')}/tracker"
 
+    async def _append(self, sender: str, events: List[Dict[str, Any]]) -> None:
+        await self._request("POST", f"{self._conversation(sender)}/events", sender, params={"token": self.token}, json=events)
+
     async def set_slot(self, sender: str, name: str, value: Any) -> None:
-        event = {"event": "slot", "name": name, "value": value}
-        await self._request("POST", f"{self._conversation(sender)}/events", params={"token": self.token}, json=[event])
+        await self._append(sender, [{"event": "slot", "name": name, "value": value}])
 
     async def events(self, sender: str) -> List[Dict[str, Any]]:
         """The conversation's events since its last restart (Rasa's default for the tracker endpoint)."""
-        tracker = await self._request("GET", self._conversation(sender), params={"token": self.token})
+        tracker = await self._request("GET", self._conversation(sender), sender, params={"token": self.token})
         events = tracker.get("events") if isinstance(tracker, dict) else None
         return [e for e in events or [] if isinstance(e, dict)]
+
+    async def readiness(self) -> Dict[str, Dict[str, Any]]:
+        """Each replica's own readiness (rasa_addons.health_channel): {url: {"status": ..., ...}}."""
+
+        async def one(url: str) -> Dict[str, Any]:
+            try:
+                response = await self.http.get(f"{url}/webhooks/health/ready", timeout=3.0)
+                body = response.json()
+                return body if isinstance(body, dict) else {"status": "degraded"}
+            except (httpx.HTTPError, ValueError) as error:
+                return {"status": "unreachable", "error": type(error).__name__}
+
+        results = await asyncio.gather(*(one(url) for url in self.replicas.urls))
+        return dict(zip(self.replicas.urls, results, strict=True))

@@ -24,6 +24,7 @@ from bot.chat.rasa import RasaClient, RasaUnavailable, Reply
 from bot.chat.schemas import SESSION_ID, ChatIn, ChatOut, ErrorOut, HistoryOut, clean_text
 from bot.chat.service import WEB_PREFIX, ChatService, welcome
 from bot.chat.store import LanguageMemory, RateLimiter, async_redis_from_env
+from bot.metrics.chat import observed, rasa_timer
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ _ERROR_RESPONSES = {
 
 
 @router.post("", response_model=ChatOut, responses=_ERROR_RESPONSES)
+@observed("web", lambda request: _gateway(request).redis)  # gzcp_chat_messages_total and the wait for Rasa
 async def chat(request: Request) -> Response:
     """Send one message ({session_id, message, lang?}); the assistant's replies ({messages: [{text, buttons}]})."""
     gateway = _gateway(request)
@@ -190,7 +192,7 @@ async def chat(request: Request) -> Response:
         return _error(request, settings, "too_large", limit=settings.max_chars)
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[[[[…" nested thousands deep
         return _error(request, settings, "invalid_json")
     try:
         body = ChatIn.model_validate(data)
@@ -209,7 +211,8 @@ async def chat(request: Request) -> Response:
     if retry:
         return _error(request, settings, "rate_limited", headers={"Retry-After": str(retry)}, retry=retry)
     try:
-        turn = await gateway.service.converse(WEB_PREFIX + body.session_id, message, body.lang)
+        with rasa_timer():
+            turn = await gateway.service.converse(WEB_PREFIX + body.session_id, message, body.lang)
     except RasaUnavailable as error:
         logger.warning("chat: rasa unavailable (%s)", error)
         return _error(request, settings, "unavailable")

@@ -13,14 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from bot.chat.rasa import Button, RasaClient, Reply, parse_buttons
+from bot.chat.locks import KeyedLocks
+from bot.chat.rasa import RESTART, Button, RasaClient, Reply, parse_buttons
 from bot.chat.store import LanguageMemory
 from bot.program import default_store
 from bot.program.language import detect_language
 
 WEB_PREFIX = "web-"
 TELEGRAM_PREFIX = "telegram-"
-RESTART = "/restart"
 GREET = "/greet"
 # First buttons the widget offers before anything is said (labels come from messages.yml intent_labels).
 STARTERS: Tuple[str, ...] = ("ask_program_overview", "ask_categories", "ask_recommendation", "apply")
@@ -48,6 +48,7 @@ class ChatService:
     def __init__(self, rasa: RasaClient, memory: LanguageMemory) -> None:
         self.rasa = rasa
         self.memory = memory
+        self.locks = KeyedLocks()  # one turn at a time per conversation, in the order they came
 
     async def _apply_language(self, sender: str, language: str) -> None:
         if await self.memory.get(sender) != language:
@@ -55,6 +56,10 @@ class ChatService:
 
     async def converse(self, sender: str, text: str, language: Optional[str] = None) -> Turn:
         """Send one message (typed text or a button payload); raise RasaUnavailable when Rasa fails."""
+        async with self.locks(sender):
+            return await self._converse(sender, text, language)
+
+    async def _converse(self, sender: str, text: str, language: Optional[str]) -> Turn:
         detected = detect_language(text)
         if text.strip().startswith(RESTART):
             await self.memory.forget(sender)  # a restart resets the slot to its initial value
@@ -101,6 +106,7 @@ def _intent_label(payload: str, language: str) -> Optional[str]:
 def transcript(events: List[Dict[str, Any]], language: str) -> List[HistoryItem]:
     items: List[HistoryItem] = []
     titles: Dict[str, str] = {}  # payload -> title, from every button the assistant showed so far
+    turns: List[int] = []  # where each user turn starts in `items`
     for event in events:
         kind = event.get("event")
         text = event.get("text") if isinstance(event.get("text"), str) else ""
@@ -111,7 +117,10 @@ def transcript(events: List[Dict[str, Any]], language: str) -> List[HistoryItem]
                 titles[b.payload] = titles[_normalise(b.payload)] = b.title
             if text or buttons:
                 items.append(HistoryItem("bot", text, buttons))
+        elif kind == "rewind":  # a turn the gateway undid (it failed inside Rasa): the user never saw it
+            del items[turns.pop() if turns else len(items) :]
         elif kind == "user" and text:
+            turns.append(len(items))
             if text.startswith("/"):
                 shown = titles.get(text) or titles.get(_normalise(text)) or _intent_label(text, language)
                 if shown is None:

@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ import redis
 
 from bot import logs
 from bot.leads.outbox import Job, Outbox
+from bot.metrics import delivery as metrics
 from bot.redis_conn import KEY_PREFIX, redis_from_env
 
 logger = logging.getLogger("bot.leads.delivery")
@@ -55,8 +57,10 @@ class Delivery:
 
     def run(self, stop: threading.Event, idle_wait: float = 1.0) -> None:
         logger.info("delivery worker started (intake %s)", self.intake_url)
+        worker = f"{socket.gethostname()}-{os.getpid()}"
         while not stop.is_set():
             try:
+                self.outbox.heartbeat(worker)
                 if self.deliver_due() == 0:
                     self.outbox.wait_for_work(idle_wait)
             except redis.RedisError as error:
@@ -84,12 +88,14 @@ class Delivery:
         logger.warning("job %s (%s) failed, attempt %d: %s; next try in %.0f s",
                        job.id, job.kind, job.attempts + 1, error, delay)
         self.outbox.retry(job, error, delay)
+        metrics.retried(self.outbox, job, error)  # gzcp_delivery_retries_total (shared via Redis)
 
     def _deliver(self, job: Job) -> None:
         erased = self.outbox.erased_at(job.conversation_id)
         if erased is not None and job.created_at <= erased:
             logger.info("job %s dropped: its conversation was erased on request", job.id)
             self.outbox.done(job)
+            metrics.finished(self.outbox, job, "dropped")
             return
         response = self.http.post(f"{self.intake_url}/api/leads", json=job.body,
                                   headers={**self.headers, "Idempotency-Key": job.id})
@@ -98,6 +104,7 @@ class Delivery:
             logger.info("job %s delivered as lead %s%s", job.id, lead_id,
                         " (replay)" if response.status_code == 200 else "")
             self.outbox.done(job)
+            metrics.finished(self.outbox, job, "replayed" if response.status_code == 200 else "delivered")
             # An erasure may have come in while this post was in flight: honour it now.
             erased = self.outbox.erased_at(job.conversation_id)
             if erased is not None and erased >= job.created_at:
@@ -110,6 +117,7 @@ class Delivery:
             logger.error("job %s refused by the intake (HTTP %d), kept in the dead-letter set: %s",
                          job.id, response.status_code, detail)
             self.outbox.bury(job, f"HTTP {response.status_code}: {detail}")
+            metrics.finished(self.outbox, job, "refused")
 
     def _erase(self, job: Job) -> None:
         phase = (job.body or {}).get("phase", "intake")
@@ -124,6 +132,7 @@ class Delivery:
             self.outbox.report(job.id, {"deleted": deleted})
             if (job.body or {}).get("intake_only"):
                 self.outbox.done(job)
+                metrics.finished(self.outbox, job, "erased")
                 return
             job.body = {"phase": "tracker", "deleted": deleted}
         if not self._erase_conversation(job.conversation_id):
@@ -131,6 +140,7 @@ class Delivery:
             return
         logger.info("conversation erased on request (%s record(s) deleted)", (job.body or {}).get("deleted", 0))
         self.outbox.done(job)
+        metrics.finished(self.outbox, job, "erased")
 
     def _erase_conversation(self, conversation_id: str) -> bool:
         """Delete the Rasa tracker once Rasa has finished the turn (its lock is gone)."""

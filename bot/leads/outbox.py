@@ -135,6 +135,19 @@ class Outbox:
         return [Job.from_json(raw) for raw in self._claim(keys=[self.key("due"), self.key("jobs")],
                                                           args=[now, limit, now + lease_seconds])]
 
+    def heartbeat(self, worker: str, ttl_seconds: int = 30) -> None:
+        """A delivery worker says it is alive (the web app's /readyz reports workers from these)."""
+        self.redis.set(self.key("worker", worker), str(time.time()), ex=ttl_seconds)
+
+    def workers(self) -> Dict[str, float]:
+        """Live workers and when each last said so (epoch seconds)."""
+        found = {}
+        for key in self.redis.scan_iter(match=self.key("worker", "*"), count=100):
+            value = self.redis.get(key)
+            if value:
+                found[key.rsplit(":", 1)[-1]] = float(value)
+        return found
+
     def wait_for_work(self, timeout: float) -> None:
         self.redis.blpop([self.key("wake")], timeout=max(1, int(timeout)))
 

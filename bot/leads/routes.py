@@ -15,7 +15,8 @@ from bot import logs
 from bot.db import get_session
 from bot.leads import service
 from bot.leads.outbox import Outbox
-from bot.leads.schemas import Deleted, IntakeRequest, LeadOut, OutboxJobOut, OutboxOut
+from bot.leads.schemas import Deleted, IntakeErrorOut, IntakeRequest, LeadOut, MessageOut, OutboxJobOut, OutboxOut
+from bot.metrics.intake import CountedIntakeRoute
 from bot.redis_conn import redis_from_env
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the intake API key (env INTAKE_API_KEY)")
@@ -31,7 +32,16 @@ def require_api_key(api_key: Optional[str] = Security(_api_key_header)) -> None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong X-API-Key")
 
 
-router = APIRouter(prefix="/api/leads", tags=["leads"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/api/leads",
+    tags=["leads"],
+    dependencies=[Depends(require_api_key)],
+    route_class=CountedIntakeRoute,  # gzcp_leads_intake_total (bot/metrics/intake.py)
+    responses={
+        401: {"model": MessageOut, "description": "missing or wrong X-API-Key"},
+        503: {"model": MessageOut, "description": "the server has no INTAKE_API_KEY"},
+    },
+)
 
 
 @router.post(
@@ -40,9 +50,11 @@ router = APIRouter(prefix="/api/leads", tags=["leads"], dependencies=[Depends(re
     response_model=LeadOut,
     responses={
         200: {"description": "replay of an earlier request with the same Idempotency-Key (header Idempotent-Replayed: true)"},
-        401: {"description": "missing or wrong X-API-Key"},
-        422: {"description": "invalid body, no consent, a profile the assessment cannot read, or a reused Idempotency-Key"},
-        503: {"description": "the server has no INTAKE_API_KEY"},
+        400: {"model": MessageOut, "description": "the body is not readable JSON text (e.g. not UTF-8, or nested too deeply)"},
+        422: {
+            "model": IntakeErrorOut,
+            "description": "invalid body, no consent, a profile the assessment cannot read, or a reused Idempotency-Key",
+        },
     },
 )
 def create_lead(
@@ -80,7 +92,7 @@ def outbox_status() -> OutboxOut:
     return OutboxOut(**stats, refused=refused)
 
 
-@router.get("/{lead_id}", response_model=LeadOut, responses={404: {"description": "no such lead"}})
+@router.get("/{lead_id}", response_model=LeadOut, responses={404: {"model": MessageOut, "description": "no such lead"}})
 def read_lead(lead_id: str = Path(..., max_length=64), session: Session = Depends(get_session)) -> LeadOut:
     lead = service.get(session, lead_id)
     if lead is None:

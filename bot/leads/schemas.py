@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Dict, List, Literal, Optional
+from typing import Annotated, Any, Dict, List, Literal, Optional, Union
 
 import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator, model_validator
@@ -31,20 +32,26 @@ Channel = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-
 Note = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_DEPTH = 8  # a profile is flat (texts, a list of credentials); deeper JSON is refused, not walked
 
 
 def _no_nul(value: Any) -> Any:
     # PostgreSQL refuses NUL in text and JSONB: refuse it here as a 422 rather than fail at the insert.
-    if _has_nul(value):
-        raise ValueError("text may not contain NUL characters")
+    # A loop, not recursion: free-form JSON nested a thousand deep must be a 422, not a RecursionError.
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("text may not contain NUL characters")
+            if _SURROGATE.search(item):  # typed fields refuse these already; free-form JSON (the profile) too
+                raise ValueError("text must be valid Unicode (no lone surrogates such as \\ud800)")
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"nested too deeply (more than {MAX_DEPTH} levels)")
+            children = [c for kv in item.items() for c in kv] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
     return value
 
 
@@ -79,7 +86,8 @@ class Contact(_Body):
 
 
 class Consent(_Body):
-    given: StrictBool  # strict: "yes" or 1 is not consent
+    # strict: "yes" or 1 is not consent; `const` tells API clients (and schemathesis) that only true is accepted
+    given: StrictBool = Field(description="must be true: nothing is stored without consent", json_schema_extra={"const": True})
     notice_version: NoticeVersion
     given_at: AwareDatetime
 
@@ -88,7 +96,10 @@ class Consent(_Body):
     def _not_in_future(cls, value: datetime) -> datetime:
         if value > datetime.now(timezone.utc) + CLOCK_SKEW:
             raise ValueError("consent cannot be given in the future")
-        return value.astimezone(timezone.utc)
+        try:
+            return value.astimezone(timezone.utc)
+        except OverflowError:  # 0001-01-01T00:00+05:00 is before the first representable UTC instant
+            raise ValueError("given_at is out of range") from None
 
 
 class Turn(_Body):
@@ -113,7 +124,13 @@ class IntakeRequest(_Body):
     @field_validator("profile")
     @classmethod
     def _bounded_profile(cls, value: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-        if value is not None and len(json.dumps(value, ensure_ascii=False)) > MAX_PROFILE_CHARS:
+        if value is None:
+            return value
+        try:  # strict JSON: PostgreSQL's JSONB (and our responses) have no NaN or Infinity
+            size = len(json.dumps(value, ensure_ascii=False, allow_nan=False))
+        except ValueError:
+            raise ValueError("profile may not contain NaN or Infinity") from None
+        if size > MAX_PROFILE_CHARS:
             raise ValueError(f"profile is too large (more than {MAX_PROFILE_CHARS} characters of JSON)")
         return value
 
@@ -200,6 +217,24 @@ class LeadOut(BaseModel):
 
 class Deleted(BaseModel):
     deleted: int
+
+
+class MessageOut(BaseModel):
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    type: str
+    loc: List[Union[str, int]]
+    msg: str
+    input: Any = None
+    ctx: Optional[Dict[str, Any]] = None
+
+
+class IntakeErrorOut(BaseModel):
+    detail: Union[str, List[ValidationIssue]] = Field(
+        description="what is wrong: a list of problems (invalid body or profile), or a sentence (a reused Idempotency-Key)"
+    )
 
 
 class OutboxJobOut(BaseModel):

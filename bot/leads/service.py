@@ -102,11 +102,15 @@ def create(session: Session, request: IntakeRequest, idempotency_key: Optional[s
 
 
 def get(session: Session, lead_id: str) -> Optional[Lead]:
+    if "\x00" in lead_id:  # no id holds NUL, and PostgreSQL refuses it even in a query
+        return None
     return session.get(Lead, lead_id)
 
 
 def delete_conversation(session: Session, conversation_id: str) -> int:
     """Delete every lead and hand-off of a conversation (the user asked to be forgotten); returns how many."""
+    if "\x00" in conversation_id:  # none is stored with NUL (the body refuses it), and PostgreSQL refuses it in a query
+        return 0
     result = session.execute(delete(Lead).where(Lead.conversation_id == conversation_id))
     session.commit()
     deleted = int(result.rowcount or 0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from typing import List, Optional
 
 import httpx
@@ -26,9 +25,11 @@ from telegram.ext import (
     filters,
 )
 
+from bot.chat.locks import KeyedLocks
 from bot.chat.rasa import RasaClient, RasaUnavailable, Reply
 from bot.chat.service import GREET, TELEGRAM_PREFIX, ChatService
 from bot.chat.store import LanguageMemory, async_redis_from_env
+from bot.metrics.chat import observe_turn
 from bot.program.language import detect_language
 from bot.telegram.config import TelegramSettings
 from bot.telegram.keyboards import LANG_PREFIX, PayloadStore, keyboard, language_keyboard
@@ -50,7 +51,7 @@ class Bridge:
         self.buttons = buttons
         self._http = http
         self._redis = redis
-        self._locks: OrderedDict[int, asyncio.Lock] = OrderedDict()
+        self._locks = KeyedLocks()
 
     @classmethod
     def from_env(cls) -> Bridge:
@@ -65,14 +66,7 @@ class Bridge:
             await self._redis.aclose()
 
     def lock(self, chat_id: int) -> asyncio.Lock:
-        lock = self._locks.pop(chat_id, None) or asyncio.Lock()
-        self._locks[chat_id] = lock  # most recent last; forget idle chats beyond a bound
-        while len(self._locks) > 10000:
-            oldest, old = next(iter(self._locks.items()))
-            if old.locked():
-                break
-            del self._locks[oldest]
-        return lock
+        return self._locks(chat_id)
 
     async def language(self, chat_id: int, user_language: Optional[str] = None) -> str:
         remembered = await self.service.language_of(sender_of(chat_id))
@@ -95,7 +89,8 @@ class Bridge:
         except TelegramError:
             pass  # only a nicety
         try:
-            turn = await self.service.converse(sender_of(chat_id), message, language)
+            async with observe_turn(self._redis, "telegram"):  # gzcp_chat_messages_total, shared via Redis
+                turn = await self.service.converse(sender_of(chat_id), message, language)
         except RasaUnavailable as error:
             logger.warning("telegram: rasa unavailable for a chat (%s)", error)
             await context.bot.send_message(chat_id, unavailable(detect_language(message) or language))

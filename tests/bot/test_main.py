@@ -13,8 +13,12 @@ def test_health() -> None:
 
 def test_readiness_reports_an_unreachable_rasa(monkeypatch) -> None:
     monkeypatch.setenv("RASA_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("RASA_URLS", raising=False)
     response = client.get("/readyz")
-    assert response.status_code == 503 and response.json()["rasa"] == "unreachable"
+    body = response.json()
+    assert response.status_code == 503 and body["status"] == "degraded"
+    assert body["rasa"]["status"] == "down"
+    assert body["rasa"]["replicas"]["http://127.0.0.1:9"]["status"] == "unreachable"
 
 
 def test_program_api_serves_the_same_facts_in_both_languages() -> None:

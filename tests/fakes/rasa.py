@@ -56,7 +56,7 @@ class FakeRasa:
             self.received.append(body)
         replies = self.replier(body["sender"], body["message"])
         events = self.events.setdefault(body["sender"], [])
-        events.append({"event": "user", "text": body["message"]})
+        events.append({"event": "user", "text": body["message"], "metadata": body.get("metadata") or {}})
         events.extend({"event": "bot", "text": r.get("text"), "data": {"buttons": r.get("buttons")}} for r in replies)
         return JSONResponse(replies)
 
@@ -72,7 +72,10 @@ class FakeRasa:
         sender = request.path_params["sender"]
         for event in await request.json():
             with self._lock:
-                self.slots.append({"sender": sender, "name": event["name"], "value": event["value"]})
+                if event.get("event") == "slot":
+                    self.slots.append({"sender": sender, "name": event["name"], "value": event["value"]})
+                else:
+                    self.events.setdefault(sender, []).append(event)
         return JSONResponse({"sender_id": sender, "events": self.events.get(sender, [])})
 
     async def _tracker(self, request: Request) -> Response:

@@ -25,7 +25,8 @@ def test_forwards_to_rasa_as_web_sender_and_returns_text_and_buttons(client, cha
     }
     sent = chat_env.received[-1]
     assert sent["sender"] == f"web-{session_id}" and sent["message"] == "What is the program?"
-    assert sent["metadata"] == {"channel": "web", "language": "en"}
+    assert {k: v for k, v in sent["metadata"].items() if k != "turn_id"} == {"channel": "web", "language": "en"}
+    assert len(sent["metadata"]["turn_id"]) == 32  # marks the turn, so a failed one can be undone
 
 
 def test_a_button_payload_in_the_widget_language_sets_the_slot_once(client, chat_env: FakeRasa, session_id) -> None:

@@ -1,0 +1,34 @@
+"""The delivery worker's counts (a process of its own): results and retries into the shared metrics hash.
+
+They go to the hash under the outbox's own key prefix, on the outbox's Redis client, so a worker on a
+test prefix counts there too.
+"""
+
+from __future__ import annotations
+
+from bot.leads.outbox import Job, Outbox
+from bot.metrics.shared import DELIVERY_RESULTS, DELIVERY_RETRIES, record
+
+
+def _prefix(outbox: Outbox) -> str:
+    return outbox.base.rsplit(":", 1)[0]  # "<prefix>:outbox" -> "<prefix>"
+
+
+def finished(outbox: Outbox, job: Job, result: str) -> None:
+    """delivered, replayed, refused, dropped or erased."""
+    record(outbox.redis, DELIVERY_RESULTS.increment(kind=job.kind, result=result), _prefix(outbox))
+
+
+def retry_reason(error: str) -> str:
+    """The kind of failure, from the worker's own wording of it (see Delivery.handle/_deliver/_erase)."""
+    if error.startswith("HTTP 5"):
+        return "http_5xx"
+    if error.startswith("HTTP "):
+        return "http_4xx"
+    if "unreachable" in error:
+        return "unreachable"
+    return "busy"
+
+
+def retried(outbox: Outbox, job: Job, error: str) -> None:
+    record(outbox.redis, DELIVERY_RETRIES.increment(kind=job.kind, reason=retry_reason(error)), _prefix(outbox))

@@ -1,0 +1,5 @@
+import sys
+
+from scripts.bench.main import main
+
+sys.exit(main())

@@ -1,0 +1,244 @@
+"""The bench run: train both bots, measure each bot alone, then the intake; write results/bench.{json,md,png}.
+
+Exit status: 0 when the run completed (missed targets included), 1 when the harness itself broke
+(a server did not start, a training failed), 130 on Ctrl-C. Every process it starts is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import redis
+
+from scripts.bench import chart, report
+from scripts.bench.bots import ROOT, TOKEN, BotSetup, Context, Ports, setups
+from scripts.bench.intake import measure_intake
+from scripts.bench.load import conversations, parse_calls, time_to_first_answer
+from scripts.bench.procs import HarnessError, Processes, install_signal_handlers, stop_all, tree_rss_mb
+from scripts.bench.targets import evaluate
+from scripts.bench.training import ensure_stock_project, train_ours, train_stock
+
+T0 = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.monotonic() - T0:6.1f}s] {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    sequential: int = 150  # messages, one conversation at a time
+    messages: int = 300  # messages per concurrent level
+    levels: Sequence[int] = (10, 20, 50)
+    parse_calls: int = 200
+    intake_requests: int = 2000
+    intake_concurrency: int = 20
+    startup_timeout: float = 300.0
+    train: bool = True
+    intake: bool = True
+
+
+def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) -> Dict[str, Any]:
+    """Start the setup's processes, time the first answer, load it at each level, then /model/parse and memory."""
+    result: Dict[str, Any] = {"title": setup.title, "load": {}}
+    length = len(setup.conversations[0])
+    prefix = f"bench-{run_id}-{setup.key}"
+    with Processes() as procs:
+        spawned = time.monotonic()
+        started = [
+            procs.start(f"{setup.key}: {s.name}", s.argv, s.cwd, s.env, ctx.logs / f"{setup.key}-{s.name.replace(' ', '-')}.log")
+            for s in setup.services
+        ]
+        say(f"{setup.key}: started {', '.join(f'{p.name} (pid {p.pid})' for p in started)}; waiting for the first answer")
+        startup = time_to_first_answer(setup.transport, setup.probe, started, spawned, settings.startup_timeout)
+        result["startup"] = {"http_up_s": startup.http_up_s, "first_answer_s": startup.first_answer_s}
+        say(f"{setup.key}: Rasa answered HTTP after {startup.http_up_s:.1f}s, first answer after {startup.first_answer_s:.1f}s")
+
+        async def level(concurrency: int, messages: int, label: str) -> Dict[str, Any]:
+            summary = await conversations(
+                setup.transport,
+                setup.conversations,
+                concurrency=concurrency,
+                messages=messages,
+                sender_prefix=prefix,
+                label=label,
+            )
+            return summary.to_dict()
+
+        asyncio.run(level(2, 4 * length, "warmup"))  # first predictions, connection pools: not measured
+        plan = [("sequential", 1, settings.sequential)] + [(f"c{c}", c, settings.messages) for c in settings.levels]
+        for label, concurrency, messages in plan:
+            summary = asyncio.run(level(concurrency, messages, label))
+            result["load"][label] = summary
+            say(
+                f"{setup.key}: {label:>10}: {summary['requests']} messages, p50 {summary['p50_ms']} ms, "
+                f"p95 {summary['p95_ms']} ms, {summary['rate_per_s']} msg/s, {summary['errors']} errors"
+            )
+        for proc in started:
+            proc.check_alive()
+        rasa = [p for p, s in zip(started, setup.services, strict=True) if s.name in setup.rasa_services]
+        others = [p for p, s in zip(started, setup.services, strict=True) if s.name not in setup.rasa_services]
+        result["memory"] = {
+            "rasa_rss_mb": round(sum(tree_rss_mb(p.pid) for p in rasa), 1),
+            "actions_rss_mb": round(sum(tree_rss_mb(p.pid) for p in others), 1) if others else None,
+        }
+        say(
+            f"{setup.key}: resident memory after load: Rasa {result['memory']['rasa_rss_mb']} MiB"
+            + (f", action server {result['memory']['actions_rss_mb']} MiB" if others else "")
+        )
+        parse = parse_calls(setup.base_url, TOKEN, setup.parse_texts, settings.parse_calls)
+        result["parse"] = parse.to_dict()
+        say(f"{setup.key}: /model/parse x{parse.requests}: p50 {parse.p50_ms} ms, p95 {parse.p95_ms} ms")
+    return result
+
+
+def _meta(ctx: Context, settings: Settings, conversation_length: int) -> Dict[str, Any]:
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ctx.root, capture_output=True, text=True).stdout.strip()
+    rasa_version = subprocess.run(
+        [str(ctx.rasa_python), "-c", "import importlib.metadata as m; print(m.version('rasa'))"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "git": git,
+        "rasa_version": rasa_version,
+        "python_app": platform.python_version(),
+        "loadavg_before": _loadavg(),
+        "conversation_length": conversation_length,
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.__dict__.items()},
+        "ports": Ports().__dict__,
+        "redis_db": ctx.redis_db,
+    }
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _forget_conversations(ctx: Context, run_id: str) -> None:
+    """Delete this run's conversations from Redis DB 12 (they would expire within an hour anyway)."""
+    try:
+        client = redis.Redis(
+            host=os.environ.get("REDIS_HOST") or "127.0.0.1",
+            port=int(os.environ.get("REDIS_PORT") or 6379),
+            db=ctx.redis_db,
+            socket_timeout=5,
+        )
+        keys = list(client.scan_iter(match="*bench-*", count=1000))
+        if keys:
+            client.delete(*keys)
+        say(f"redis db {ctx.redis_db}: removed {len(keys)} keys of bench conversations")
+    except redis.RedisError as error:
+        say(f"redis db {ctx.redis_db}: could not clean up ({error})")
+
+
+def write_outputs(results: Dict[str, Any], out: Path) -> None:
+    verdicts = evaluate(results)
+    results["targets"] = [verdict.to_dict() for verdict in verdicts]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (out / "bench.md").write_text(report.render(results, verdicts))
+    chart.render(results, out / "bench.png")
+    say(f"wrote {out / 'bench.md'}, {out / 'bench.json'}, {out / 'bench.png'}")
+
+
+def run(settings: Settings, only: Optional[Sequence[str]], out: Path, stock_dir: Path) -> int:
+    work = Path(tempfile.mkdtemp(prefix="gzcp-bench-"))
+    ctx = Context(root=ROOT, stock_dir=stock_dir, work=work, logs=out / "bench-logs")
+    shutil.rmtree(ctx.logs, ignore_errors=True)
+    ctx.logs.mkdir(parents=True)
+    run_id = datetime.now().strftime("%H%M%S")
+    results: Dict[str, Any] = {"meta": {}, "bots": {}, "intake": {}, "errors": []}
+    status = 0
+    try:
+        if not ctx.ours_model.exists():
+            raise HarnessError(f"no model at {ctx.ours_model}: run `make model` first")
+        stock_init = ensure_stock_project(ctx, say) if not only or "stock" in only else {}
+        bot_setups = setups(ctx, only)
+        results["meta"] = _meta(ctx, settings, len(bot_setups[0].conversations[0]))
+        results["meta"]["stock_project"] = {
+            "dir": str(stock_dir.relative_to(ROOT) if stock_dir.is_relative_to(ROOT) else stock_dir),
+            **stock_init,
+        }
+        say(f"logs in {ctx.logs}; scratch in {work}")
+        for setup in bot_setups:
+            results["bots"][setup.key] = {"title": setup.title}
+        if settings.train:
+            trainers = {"stock": train_stock, "ours": train_ours}
+            for setup in bot_setups:
+                if setup.key in trainers:
+                    results["bots"][setup.key]["training"] = trainers[setup.key](ctx, say)
+        for setup in bot_setups:
+            say(f"== {setup.key}: {setup.title}")
+            results["bots"][setup.key].update(measure_bot(ctx, setup, settings, run_id))
+        if settings.intake:
+            say("== intake: POST /api/leads, ours and a bare endpoint")
+            results["intake"] = measure_intake(ctx, say, concurrency=settings.intake_concurrency, total=settings.intake_requests)
+    except KeyboardInterrupt:
+        say("interrupted: stopping everything the bench started")
+        results["errors"].append("interrupted")
+        status = 130
+    except Exception as error:  # the harness broke: report it, still write what was measured
+        traceback.print_exc()
+        results["errors"].append(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+        status = 1
+    finally:
+        stop_all()
+        _forget_conversations(ctx, run_id)
+        shutil.rmtree(work, ignore_errors=True)
+    results["meta"]["loadavg_after"] = _loadavg()
+    results["meta"]["duration_s"] = round(time.monotonic() - T0, 1)
+    if status != 130:
+        write_outputs(results, out)
+        print(out.joinpath("bench.md").read_text())
+    say(f"done in {time.monotonic() - T0:.0f}s" + (f" ({status=})" if status else ""))
+    return status
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "results", help="where bench.{md,json,png} go (default results/)")
+    parser.add_argument("--stock-dir", type=Path, default=ROOT / "build/bench/stock", help="the `rasa init` project")
+    parser.add_argument("--only", nargs="+", choices=["stock", "ours"], help="measure only these bots")
+    parser.add_argument("--skip-training", action="store_true", help="no training measurements")
+    parser.add_argument("--skip-intake", action="store_true", help="no intake measurement")
+    parser.add_argument("--quick", action="store_true", help="a smoke test: few messages and requests")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    install_signal_handlers()
+    settings = Settings(train=not args.skip_training, intake=not args.skip_intake)
+    if args.quick:
+        settings = Settings(
+            sequential=24, messages=60, parse_calls=20, intake_requests=200, train=settings.train, intake=settings.intake
+        )
+    return run(settings, args.only, args.out.resolve(), args.stock_dir.resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""results/bench.md: Markdown tables from results/bench.json's content (pure; unit-tested)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+from scripts.bench.targets import Verdict
+
+LEVEL_ORDER = ["sequential", "c10", "c20", "c50"]
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    """A number with `digits` decimals; '—' for nothing."""
+    if value is None or isinstance(value, bool):
+        return "—" if value is None else str(value)
+    if isinstance(value, (int, float)):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict_cell(passed: Optional[bool]) -> str:
+    return {True: "pass", False: "**FAIL**", None: "n/a"}[passed]
+
+
+def _figure(value: Optional[float], unit: str) -> str:
+    if value is None:
+        return "—"
+    digits = 0 if unit in ("msg/s", "req/s", "MiB") or value >= 100 else (2 if value < 10 else 1)
+    return f"{fmt(value, digits)} {unit}"
+
+
+def targets_table(verdicts: Sequence[Verdict]) -> str:
+    rows = []
+    for v in verdicts:
+        ratio = "—" if v.ratio is None else f"{v.ratio:.2f}×"
+        ours = _figure(v.ours, v.unit) + (f" ({v.note})" if v.note and v.note != "not measured" else "")
+        rows.append([v.name, v.goal, ours, _figure(v.reference, v.unit), ratio, verdict_cell(v.passed)])
+    return table(["target", "goal", "ours", "reference", "ratio", "verdict"], rows)
+
+
+def _level_name(level: str, summary: Mapping[str, Any]) -> str:
+    return "sequential" if level == "sequential" else f"{summary.get('concurrency')} concurrent"
+
+
+def load_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = []
+    for key, bot in bots.items():
+        for level in LEVEL_ORDER + sorted(set(bot.get("load", {})) - set(LEVEL_ORDER)):
+            s = bot.get("load", {}).get(level)
+            if not s:
+                continue
+            rows.append(
+                [
+                    bot.get("title", key),
+                    _level_name(level, s),
+                    fmt(s.get("requests"), 0),
+                    fmt(s.get("p50_ms")),
+                    fmt(s.get("p95_ms")),
+                    fmt(s.get("mean_ms")),
+                    fmt(s.get("rate_per_s")),
+                    fmt(s.get("errors"), 0),
+                ]
+            )
+    return table(["bot", "load", "messages", "p50 ms", "p95 ms", "mean ms", "msg/s", "errors"], rows)
+
+
+def bot_rows(bots: Mapping[str, Mapping[str, Any]], columns: Sequence[tuple]) -> List[List[str]]:
+    """One row per bot; columns are (path within the bot's results, decimals)."""
+    rows = []
+    for key, bot in bots.items():
+        row = [bot.get("title", key)]
+        for path, digits in columns:
+            value: Any = bot
+            for part in path:
+                value = value.get(part) if isinstance(value, Mapping) else None
+            row.append(fmt(value, digits))
+        rows.append(row)
+    return rows
+
+
+def intake_table(intake: Mapping[str, Any]) -> str:
+    rows = []
+    for key, title in (("intake", "our intake (bot.main:app, SQLite)"), ("bare", "bare FastAPI endpoint")):
+        s = intake.get(key)
+        if s:
+            statuses = ", ".join(f"{code}: {n}" for code, n in sorted(s.get("statuses", {}).items()))
+            rows.append(
+                [title, fmt(s.get("requests"), 0), fmt(s.get("rate_per_s")), fmt(s.get("p50_ms")), fmt(s.get("p95_ms")), statuses]
+            )
+    return table(["server", "answered", "req/s", "p50 ms", "p95 ms", "status codes"], rows)
+
+
+def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
+    meta: Mapping[str, Any] = results.get("meta", {})
+    bots: Dict[str, Mapping[str, Any]] = dict(results.get("bots", {}))
+    out = [
+        "# Benchmark: this assistant vs a stock `rasa init` bot",
+        "",
+        f"Run {meta.get('started', '?')} on {meta.get('cpus', '?')} CPUs ({meta.get('cpu_model', '?')}), "
+        f"git {meta.get('git', '?')}, Rasa {meta.get('rasa_version', '?')}; load average before/after "
+        f"{meta.get('loadavg_before', '?')} / {meta.get('loadavg_after', '?')}; whole run {fmt(meta.get('duration_s'), 0)} s. "
+        "Client and servers share the machine; each bot was measured alone, one after the other.",
+        "",
+        "## Targets",
+        "",
+        targets_table(verdicts),
+        "",
+        "## Conversations over the REST webhook",
+        "",
+        f"Each conversation has its own sender id and sends {meta.get('conversation_length', '?')} messages one after "
+        "another, each after the previous reply; latency per message, measured by the client.",
+        "",
+        load_table(bots),
+        "",
+        "## Start-up, NLU only, memory",
+        "",
+        table(
+            [
+                "bot",
+                "spawn → Rasa answers HTTP (s)",
+                "spawn → first answer (s)",
+                "/model/parse p50 ms",
+                "p95 ms",
+                "Rasa RSS MiB",
+                "action server RSS MiB",
+            ],
+            bot_rows(
+                bots,
+                [
+                    (("startup", "http_up_s"), 1),
+                    (("startup", "first_answer_s"), 1),
+                    (("parse", "p50_ms"), 1),
+                    (("parse", "p95_ms"), 1),
+                    (("memory", "rasa_rss_mb"), 0),
+                    (("memory", "actions_rss_mb"), 0),
+                ],
+            ),
+        ),
+        "",
+        "## Training",
+        "",
+        table(
+            ["bot", "full (rasa train --force) s", "unchanged: rasa train (cache) s", "unchanged: make model s"],
+            bot_rows(
+                bots,
+                [
+                    (("training", "full_s"), 1),
+                    (("training", "retrain_rasa_cache_s"), 1),
+                    (("training", "retrain_make_model_s"), 2),
+                ],
+            ),
+        ),
+        "",
+        "## Lead intake",
+        "",
+        f"POST /api/leads, {fmt(results.get('intake', {}).get('requests'), 0)} requests from "
+        f"{fmt(results.get('intake', {}).get('concurrency'), 0)} concurrent clients, a distinct Idempotency-Key each.",
+        "",
+        intake_table(results.get("intake", {})),
+        "",
+    ]
+    if results.get("errors"):
+        out += ["## Errors", ""] + [f"- {error}" for error in results["errors"]] + [""]
+    return "\n".join(out)

@@ -1,0 +1,141 @@
+"""The targets of the comparison and their verdicts (pure functions on results/bench.json's content).
+
+A missed target is reported, never an error: `passed` is True, False, or None when it was not measured.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+GIB_MB = 1024.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    goal: str  # the target in words, e.g. "≤ 1/3 of stock"
+    ours: Optional[float]
+    reference: Optional[float]  # stock's (or the bare endpoint's) figure, None for an absolute limit
+    unit: str
+    ratio: Optional[float]  # ours / reference
+    passed: Optional[bool]
+    note: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _number(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def relative(
+    name: str,
+    ours: Any,
+    reference: Any,
+    unit: str,
+    *,
+    at_most: Optional[float] = None,
+    at_least: Optional[float] = None,
+    goal: str,
+) -> Verdict:
+    """ours / reference must be ≤ at_most (or ≥ at_least)."""
+    mine, theirs = _number(ours), _number(reference)
+    if mine is None or theirs is None or theirs == 0:
+        return Verdict(name, goal, mine, theirs, unit, None, None, "not measured")
+    ratio = mine / theirs
+    passed = (at_most is None or ratio <= at_most) and (at_least is None or ratio >= at_least)
+    return Verdict(name, goal, mine, theirs, unit, round(ratio, 3), passed)
+
+
+def absolute(name: str, ours: Any, limit: float, unit: str, *, goal: str, reference: Any = None) -> Verdict:
+    """ours must be below limit; reference (e.g. stock's figure) is shown, not judged."""
+    mine = _number(ours)
+    if mine is None:
+        return Verdict(name, goal, None, _number(reference), unit, None, None, "not measured")
+    theirs = _number(reference)
+    ratio = round(mine / theirs, 3) if theirs else None
+    return Verdict(name, goal, mine, theirs, unit, ratio, mine < limit)
+
+
+def both(name: str, goal: str, parts: Sequence[Verdict], note: str = "") -> Verdict:
+    """One row for a target made of several conditions; figures and ratio from the first part."""
+    first = parts[0]
+    if any(part.passed is None for part in parts):
+        passed: Optional[bool] = None
+    else:
+        passed = all(part.passed for part in parts)
+    return Verdict(name, goal, first.ours, first.reference, first.unit, first.ratio, passed, note)
+
+
+def _get(data: Mapping[str, Any], *path: str) -> Any:
+    current: Any = data
+    for key in path:
+        if not isinstance(current, Mapping) or key not in current:
+            return None
+        current = current[key]
+    return current
+
+
+def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
+    """The six targets, from a results dict shaped like results/bench.json."""
+    ours = _get(results, "bots", "ours") or {}
+    stock = _get(results, "bots", "stock") or {}
+    p95_20 = _get(ours, "load", "c20", "p95_ms")
+    throughput = relative(
+        "throughput, 20 concurrent conversations",
+        _get(ours, "load", "c20", "rate_per_s"),
+        _get(stock, "load", "c20", "rate_per_s"),
+        "msg/s",
+        at_least=3.0,
+        goal="≥ 3× stock",
+    )
+    latency = absolute("p95, 20 concurrent conversations", p95_20, 500.0, "ms", goal="< 500 ms")
+    note = f"our p95 {p95_20:.0f} ms (< 500 ms: {'yes' if latency.passed else 'no'})" if latency.ours is not None else ""
+    return [
+        relative(
+            "per-message p50, sequential",
+            _get(ours, "load", "sequential", "p50_ms"),
+            _get(stock, "load", "sequential", "p50_ms"),
+            "ms",
+            at_most=1 / 3,
+            goal="≤ 1/3 of stock",
+        ),
+        both("20 concurrent: throughput, and our p95", "≥ 3× stock, p95 < 500 ms", [throughput, latency], note),
+        relative(
+            "start to first answer",
+            _get(ours, "startup", "first_answer_s"),
+            _get(stock, "startup", "first_answer_s"),
+            "s",
+            at_most=0.5,
+            goal="≤ 1/2 of stock",
+        ),
+        absolute(
+            "Rasa resident memory after load",
+            _get(ours, "memory", "rasa_rss_mb"),
+            GIB_MB,
+            "MiB",
+            goal="< 1 GiB",
+            reference=_get(stock, "memory", "rasa_rss_mb"),
+        ),
+        absolute(
+            "unchanged retrain (make model)",
+            _get(ours, "training", "retrain_make_model_s"),
+            15.0,
+            "s",
+            goal="< 15 s",
+            reference=_get(stock, "training", "retrain_rasa_cache_s"),
+        ),
+        relative(
+            "intake rate (POST /api/leads)",
+            _get(results, "intake", "intake", "rate_per_s"),
+            _get(results, "intake", "bare", "rate_per_s"),
+            "req/s",
+            at_least=0.5,
+            goal="≥ 1/2 of a bare endpoint",
+        ),
+    ]
