@@ -64,7 +64,7 @@ run: env redis model
 
 # --- quality -------------------------------------------------------------------------------
 lint: env
-	@$(APP_PY) -m ruff check bot actions components tests
+	@$(APP_PY) -m ruff check bot actions components rasa_addons scripts tests
 
 validate: env
 	@.venv-rasa/bin/rasa data validate --data nlu stories --domain domain.yml --config config.yml --fail-on-warnings 2>&1 | grep -Ev "Deprecat|declare_namespace|pkg_resources|xla_computation|escape sequence|replace\(|Downloads a file" ; exit $${PIPESTATUS[0]}

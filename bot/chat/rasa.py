@@ -148,7 +148,14 @@ class RasaClient:
             after = events[users[-1] + 1 :]
             if metadata.get("turn_id") != turn or any(e.get("event") in ("bot", "rewind") for e in after):
                 return
-            await self._append(sender, [{"event": "rewind"}])
+            loops = {e.get("name") for e in events if e.get("event") == "active_loop" and e.get("name")}
+            if any(e.get("event") == "action" and e.get("name") in loops for e in after):
+                # A form ran in this turn: Rasa already leaves a failed form turn out of the state (it folds
+                # each form turn into the previous one), and a rewind would cut into the form's answers.
+                return
+            # Rasa's rewind also drops the action_listen before the user message (it is meant to be
+            # followed by one, as after a fallback action): put it back so the tracker waits for the user.
+            await self._append(sender, [{"event": "rewind"}, {"event": "action", "name": "action_listen"}])
         except RasaUnavailable as error:
             logger.warning("could not undo a failed turn (%s)", error)
 

@@ -126,6 +126,8 @@ def transcript(events: List[Dict[str, Any]], language: str) -> List[HistoryItem]
                 if shown is None:
                     continue  # a command nobody typed as such (a restart, an unknown payload): not shown
                 text = shown
+            if items and items[-1] == HistoryItem("user", text):
+                continue  # sent again after a failed turn that Rasa kept (a form turn): shown once
             items.append(HistoryItem("user", text))
     return items
 

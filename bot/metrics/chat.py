@@ -79,7 +79,9 @@ def observed(channel: str, redis_of: Callable[[Request], Any]) -> Callable:
                 raise
             finally:
                 _current.reset(token)
-            task = BackgroundTask(record_async, redis_of(request), updates(channel, outcome_of(response.status_code), turn.rasa_seconds))
+            task = BackgroundTask(
+                record_async, redis_of(request), updates(channel, outcome_of(response.status_code), turn.rasa_seconds)
+            )
             if response.background is None:
                 response.background = task
             else:  # keep whatever the route had queued

@@ -16,7 +16,7 @@ from typing import Dict, Iterable, Iterator, Tuple
 import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -28,6 +28,7 @@ from bot.metrics import shared
 from bot.metrics.shared import SHARED_METRICS, SharedMetric
 from bot.redis_conn import KEY_PREFIX, redis_from_env
 
+disable_created_metrics()  # no `_created` twin for every counter series: Prometheus does not need them
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
@@ -147,4 +148,3 @@ def sample(text: str, name: str, **labels: str) -> float:
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
                 return float(s.value)
     return 0.0
-

@@ -50,7 +50,7 @@ class SharedMetric:
         return tuple(str(given[k]) if str(given[k]) in allowed else OTHER for k, allowed in self.labels.items())
 
     def _series(self, values: Tuple[str, ...]) -> str:
-        return ",".join(f"{k}={v}" for k, v in zip(self.labels, values))
+        return ",".join(f"{k}={v}" for k, v in zip(self.labels, values, strict=True))
 
     def increment(self, amount: int = 1, **labels: Any) -> List[Update]:
         """The hash updates that count `amount` for a counter."""

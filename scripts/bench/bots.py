@@ -1,22 +1,14 @@
 """The bot configurations the bench measures, one function each.
 
-A configuration is a `BotSetup`: the processes to start together (the Rasa server, and whatever else it
-needs), the transport messages go through, and realistic conversations. The bench measures each setup the
-same way, one after the other (see main.py: `measure_bot`).
+A configuration is a `BotSetup`: the processes to start together (Rasa servers and whatever they need),
+the transport messages go through, and realistic conversations. The bench measures every setup the same
+way, one after the other, never two at once (main.py: `measure_bot`). Adding a configuration is one
+function returning a `BotSetup`, listed in `BUILDERS`; the report, chart and JSON pick it up by its key.
 
-Adding a configuration is one function returning a `BotSetup`, added to `setups()`. The planned
-"ours via gateway, 2 replicas" (for when bot/chat/rasa.py reads RASA_URLS) would be:
-
-    def ours_via_gateway(ctx: Context) -> BotSetup:
-        replicas = [ours_rasa_service(ctx, port) for port in (ctx.ports.replica_a, ctx.ports.replica_b)]
-        gateway = Service("web app", [str(ctx.app_python), "-m", "uvicorn", "bot.main:app", "--port", ...],
-                          env={**ours_env(ctx), "RASA_URLS": "http://127.0.0.1:A,http://127.0.0.1:B",
-                               "CHAT_RATE_PER_MINUTE": "100000", "CHAT_RATE_PER_MINUTE_IP": "100000"})
-        return BotSetup(key="ours_gateway", services=[actions_service(ctx), *replicas, gateway],
-                        rasa_services=("rasa A", "rasa B"), transport=chat_gateway(gateway_url), ...)
-
-with `chat_gateway(url)` a `Transport` posting {"session_id", "message"} to /api/chat and reading
-`messages` from the reply. Its `parse_url` would be one replica's.
+- `stock`: `rasa init`'s bot, Rasa's defaults (in-memory tracker store, no action server), REST webhook.
+- `ours`: this assistant as one Rasa server with the action server and Redis, over the REST webhook.
+- `ours_gateway`: what users reach with `make run`: two Rasa replicas behind the web app's chat gateway
+  (`POST /api/chat`, RASA_URLS), the gateway's rate limits lifted (every bench client is 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -24,9 +16,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from scripts.bench.load import Conversation, Transport, rest_webhook
+from scripts.bench.load import Conversation, Transport, chat_gateway, rest_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "bench-token"
@@ -39,6 +31,8 @@ class Ports:
     actions: int = 25055
     intake: int = 28000
     bare: int = 28001
+    replica_b: int = 25007  # the gateway's second Rasa replica (the first is `ours`)
+    gateway: int = 28002
 
 
 @dataclass(frozen=True)
@@ -83,11 +77,13 @@ class BotSetup:
     title: str
     services: List[Service]  # started together, in this order
     rasa_services: Tuple[str, ...]  # whose resident memory counts as "Rasa"
+    rasa_urls: Tuple[str, ...]  # the Rasa servers (start-up: when all of them answer HTTP)
     transport: Transport
-    base_url: str  # a Rasa server's HTTP API (for /model/parse)
+    parse_url: Optional[str]  # a Rasa server's HTTP API for /model/parse (None: not measured)
     conversations: Sequence[Conversation]
     probe: str  # the message sent until the first answer comes back
     parse_texts: Sequence[str]
+    action_url: Optional[str] = None  # the action server's webhook, for the latency breakdown
 
 
 # --- conversations ---------------------------------------------------------------------------------
@@ -95,7 +91,7 @@ class BotSetup:
 
 # What `rasa init`'s nlu.yml covers: greet, moods, affirm/deny, bot_challenge, goodbye.
 STOCK_CONVERSATIONS: List[Conversation] = [
-    ["hello", "I am feeling great", "are you a bot?", "perfect", "thanks, that's all", "bye"],
+    ["hello", "I am feeling great", "are you a bot?", "perfect", "great thanks", "bye"],
     ["hi there", "I'm sad", "yes", "are you a human?", "good morning", "goodbye"],
     ["hey", "very unhappy", "no", "am I talking to a bot?", "I am great", "see you later"],
     ["good evening", "extremely sad", "yes it did", "wonderful", "are you real?", "bye bye"],
@@ -180,8 +176,9 @@ def stock_setup(ctx: Context) -> BotSetup:
         title="stock `rasa init` bot",
         services=[rasa],
         rasa_services=("stock rasa",),
+        rasa_urls=(base_url,),
         transport=rest_webhook(base_url),
-        base_url=base_url,
+        parse_url=base_url,
         conversations=STOCK_CONVERSATIONS,
         probe="hello",
         parse_texts=[text for conversation in STOCK_CONVERSATIONS for text in conversation],
@@ -239,15 +236,54 @@ def ours_setup(ctx: Context) -> BotSetup:
         title="this assistant (REST webhook)",
         services=[actions_service(ctx), ours_rasa_service(ctx, ctx.ports.ours)],
         rasa_services=("rasa",),
+        rasa_urls=(base_url,),
         transport=rest_webhook(base_url),
-        base_url=base_url,
+        parse_url=base_url,
         conversations=OURS_CONVERSATIONS,
         probe="hello",
         parse_texts=[text for conversation in OURS_CONVERSATIONS for text in conversation],
+        action_url=f"http://127.0.0.1:{ctx.ports.actions}/webhook",
     )
 
 
+def ours_gateway_setup(ctx: Context) -> BotSetup:
+    ports = (ctx.ports.ours, ctx.ports.replica_b)
+    urls = tuple(f"http://127.0.0.1:{port}" for port in ports)
+    names = tuple(f"rasa {port}" for port in ports)
+    env = {
+        **ours_env(ctx),
+        "RASA_URLS": ",".join(urls),
+        "CHAT_RATE_PER_MINUTE": "1000000",
+        "CHAT_RATE_PER_MINUTE_IP": "1000000",
+        "DATABASE_URL": f"sqlite:///{ctx.work / 'gateway.db'}",
+    }
+    gateway = Service(
+        "web app",
+        [str(ctx.app_python), "-m", "uvicorn", "bot.main:app", "--host", "127.0.0.1", "--port", str(ctx.ports.gateway)],
+        ctx.root,
+        env,
+    )
+    return BotSetup(
+        key="ours_gateway",
+        title="this assistant via the gateway, 2 replicas",
+        services=[actions_service(ctx), *(ours_rasa_service(ctx, p, n) for p, n in zip(ports, names, strict=True)), gateway],
+        rasa_services=names,
+        rasa_urls=urls,
+        transport=chat_gateway(f"http://127.0.0.1:{ctx.ports.gateway}"),
+        parse_url=None,  # the same model as `ours`
+        conversations=OURS_CONVERSATIONS,
+        probe="hello",
+        parse_texts=[],
+    )
+
+
+BUILDERS: Dict[str, Callable[[Context], BotSetup]] = {
+    "stock": stock_setup,
+    "ours": ours_setup,
+    "ours_gateway": ours_gateway_setup,
+}
+
+
 def setups(ctx: Context, only: Optional[Sequence[str]] = None) -> List[BotSetup]:
-    """Every configuration, in the order measured (stock first, as the reference)."""
-    builders = {"stock": stock_setup, "ours": ours_setup}
-    return [build(ctx) for key, build in builders.items() if not only or key in only]
+    """The configurations to measure, in the order measured (stock first, as the reference)."""
+    return [build(ctx) for key, build in BUILDERS.items() if not only or key in only]

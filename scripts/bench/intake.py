@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Tuple
 
 from scripts.bench.bots import Context, ours_env
 from scripts.bench.load import requests
-from scripts.bench.procs import HarnessError, Processes, wait_http
+from scripts.bench.procs import HarnessError, Processes, tree_cpu_seconds, wait_http
 
 API_KEY = "bench-intake-key"
 UVICORN_FLAGS = ["--host", "127.0.0.1"]  # as scripts/run_all.sh serves the app; the same for both servers
@@ -76,7 +76,12 @@ def measure_intake(ctx: Context, say: Progress, *, concurrency: int, total: int,
             url = f"http://127.0.0.1:{port}/api/leads"
             asyncio.run(requests(url, _request, concurrency=concurrency, total=warmup, label=f"{key} warm-up"))
             say(f"{key}: {total} x POST /api/leads from {concurrency} concurrent clients")
+            cpu = tree_cpu_seconds([server.pid])
             summary, statuses = asyncio.run(requests(url, _request, concurrency=concurrency, total=total, label=key))
-            say(f"  {summary.rate_per_s:.0f} req/s, p50 {summary.p50_ms} ms, p95 {summary.p95_ms} ms, statuses {statuses}")
-            results[key] = {**summary.to_dict(), "statuses": statuses}
+            cpu_ms = round((tree_cpu_seconds([server.pid]) - cpu) * 1000 / total, 2)
+            say(
+                f"  {summary.rate_per_s:.0f} req/s, p50 {summary.p50_ms} ms, p95 {summary.p95_ms} ms, statuses {statuses}, "
+                f"server CPU {cpu_ms} ms/request"
+            )
+            results[key] = {**summary.to_dict(), "statuses": statuses, "server_cpu_ms_per_request": cpu_ms}
     return results

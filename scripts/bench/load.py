@@ -38,19 +38,29 @@ def rest_webhook(base_url: str) -> Transport:
     )
 
 
+def chat_gateway(base_url: str) -> Transport:
+    """The web app's chat gateway (bot/chat/routes.py); the session id must be 8-64 of A-Za-z0-9_-."""
+    return Transport(
+        url=f"{base_url}/api/chat",
+        body=lambda sender, text: {"session_id": sender, "message": text},
+        answered=lambda reply: isinstance(reply, dict) and len(reply.get("messages") or []) > 0,
+    )
+
+
 def _client(concurrency: int, timeout: float = 60.0) -> httpx.AsyncClient:
     size = concurrency + 4
     return httpx.AsyncClient(limits=httpx.Limits(max_connections=size, max_keepalive_connections=size), timeout=timeout)
 
 
-async def _say(client: httpx.AsyncClient, transport: Transport, sender: str, text: str) -> Tuple[float, bool]:
+async def _say(client: httpx.AsyncClient, transport: Transport, sender: str, text: str) -> Tuple[float, str]:
+    """One message: its latency and "ok", "empty" (answered with nothing to show) or "error"."""
     started = time.perf_counter()
     try:
         response = await client.post(transport.url, json=transport.body(sender, text))
-        ok = response.status_code == 200 and transport.answered(response.json())
+        outcome = "error" if response.status_code != 200 else "ok" if transport.answered(response.json()) else "empty"
     except (httpx.HTTPError, ValueError):
-        ok = False
-    return time.perf_counter() - started, ok
+        outcome = "error"
+    return time.perf_counter() - started, outcome
 
 
 async def conversations(
@@ -68,24 +78,22 @@ async def conversations(
     count = max(concurrency, math.ceil(messages / length))
     queue = itertools.count()
     latencies: List[float] = []
-    errors = 0
+    outcomes = {"ok": 0, "empty": 0, "error": 0}
 
     async def user(client: httpx.AsyncClient) -> None:
-        nonlocal errors
         while (number := next(queue)) < count:
             sender = f"{sender_prefix}-{label}-{number}"
             for text in scripts[number % len(scripts)]:
-                elapsed, ok = await _say(client, transport, sender, text)
-                if ok:
+                elapsed, outcome = await _say(client, transport, sender, text)
+                outcomes[outcome] += 1
+                if outcome != "error":
                     latencies.append(elapsed)
-                else:
-                    errors += 1
 
     async with _client(concurrency) as client:
         started = time.perf_counter()
         await asyncio.gather(*(user(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return summarize(label, concurrency, latencies, errors, elapsed)
+    return summarize(label, concurrency, latencies, outcomes["error"], elapsed, empty=outcomes["empty"])
 
 
 async def requests(
@@ -156,25 +164,34 @@ class Startup:
     first_answer_s: float
 
 
-def time_to_first_answer(transport: Transport, probe: str, procs: Sequence[Proc], spawned: float, timeout: float) -> Startup:
-    """Poll the transport with `probe` (a new sender each time) until it answers; procs must stay alive."""
+def time_to_first_answer(
+    transport: Transport, probe: str, rasa_urls: Sequence[str], procs: Sequence[Proc], spawned: float, timeout: float
+) -> Startup:
+    """Poll every Rasa server until each answers HTTP, then the transport with `probe` (a new sender each
+    time) until it answers; the processes must stay alive meanwhile."""
+    waiting = list(rasa_urls)
     http_up: Optional[float] = None
     deadline = spawned + timeout
     with httpx.Client(timeout=30) as client:
         for attempt in itertools.count():
             for proc in procs:
                 proc.check_alive()
-            try:
-                response = client.post(transport.url, json=transport.body(f"bench-startup-{attempt}", probe))
-            except httpx.HTTPError:
-                response = None
-            now = time.monotonic()
-            if response is not None:
+            for url in list(waiting):
+                try:
+                    client.get(f"{url}/", timeout=2)
+                    waiting.remove(url)
+                except httpx.HTTPError:
+                    pass
+            if not waiting:
                 if http_up is None:
-                    http_up = now - spawned
-                if response.status_code == 200 and transport.answered(response.json()):
-                    return Startup(http_up_s=round(http_up, 2), first_answer_s=round(now - spawned, 2))
-            if now > deadline:
+                    http_up = time.monotonic() - spawned
+                try:
+                    response = client.post(transport.url, json=transport.body(f"bench-startup-{attempt:04d}", probe))
+                    if response.status_code == 200 and transport.answered(response.json()):
+                        return Startup(http_up_s=round(http_up, 2), first_answer_s=round(time.monotonic() - spawned, 2))
+                except (httpx.HTTPError, ValueError):
+                    pass
+            if time.monotonic() > deadline:
                 break
             time.sleep(0.1)
     names = ", ".join(proc.name for proc in procs)

@@ -24,11 +24,19 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import redis
 
-from scripts.bench import chart, report
-from scripts.bench.bots import ROOT, TOKEN, BotSetup, Context, Ports, setups
+from scripts.bench import breakdown, chart, report
+from scripts.bench.bots import BUILDERS, ROOT, TOKEN, BotSetup, Context, Ports, setups
 from scripts.bench.intake import measure_intake
 from scripts.bench.load import conversations, parse_calls, time_to_first_answer
-from scripts.bench.procs import HarnessError, Processes, install_signal_handlers, stop_all, tree_rss_mb
+from scripts.bench.procs import (
+    HarnessError,
+    Proc,
+    Processes,
+    install_signal_handlers,
+    stop_all,
+    tree_cpu_seconds,
+    tree_rss_mb,
+)
 from scripts.bench.targets import evaluate
 from scripts.bench.training import ensure_stock_project, train_ours, train_stock
 
@@ -45,6 +53,7 @@ class Settings:
     messages: int = 300  # messages per concurrent level
     levels: Sequence[int] = (10, 20, 50)
     parse_calls: int = 200
+    breakdown_calls: int = 50
     intake_requests: int = 2000
     intake_concurrency: int = 20
     startup_timeout: float = 300.0
@@ -53,7 +62,8 @@ class Settings:
 
 
 def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) -> Dict[str, Any]:
-    """Start the setup's processes, time the first answer, load it at each level, then /model/parse and memory."""
+    """Start the setup's processes, time the first answer, load it at each level; then memory, /model/parse
+    and the latency breakdown. Everything started here is stopped before it returns (or raises)."""
     result: Dict[str, Any] = {"title": setup.title, "load": {}}
     length = len(setup.conversations[0])
     prefix = f"bench-{run_id}-{setup.key}"
@@ -63,8 +73,9 @@ def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) 
             procs.start(f"{setup.key}: {s.name}", s.argv, s.cwd, s.env, ctx.logs / f"{setup.key}-{s.name.replace(' ', '-')}.log")
             for s in setup.services
         ]
+        pids = [p.pid for p in started]
         say(f"{setup.key}: started {', '.join(f'{p.name} (pid {p.pid})' for p in started)}; waiting for the first answer")
-        startup = time_to_first_answer(setup.transport, setup.probe, started, spawned, settings.startup_timeout)
+        startup = time_to_first_answer(setup.transport, setup.probe, setup.rasa_urls, started, spawned, settings.startup_timeout)
         result["startup"] = {"http_up_s": startup.http_up_s, "first_answer_s": startup.first_answer_s}
         say(f"{setup.key}: Rasa answered HTTP after {startup.http_up_s:.1f}s, first answer after {startup.first_answer_s:.1f}s")
 
@@ -82,28 +93,45 @@ def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) 
         asyncio.run(level(2, 4 * length, "warmup"))  # first predictions, connection pools: not measured
         plan = [("sequential", 1, settings.sequential)] + [(f"c{c}", c, settings.messages) for c in settings.levels]
         for label, concurrency, messages in plan:
+            server_cpu, client_cpu = tree_cpu_seconds(pids), time.process_time()
             summary = asyncio.run(level(concurrency, messages, label))
+            sent = max(summary["requests"] + summary["errors"], 1)
+            summary["server_cpu_ms_per_msg"] = round((tree_cpu_seconds(pids) - server_cpu) * 1000 / sent, 2)
+            summary["client_cpu_ms_per_msg"] = round((time.process_time() - client_cpu) * 1000 / sent, 2)
             result["load"][label] = summary
             say(
                 f"{setup.key}: {label:>10}: {summary['requests']} messages, p50 {summary['p50_ms']} ms, "
-                f"p95 {summary['p95_ms']} ms, {summary['rate_per_s']} msg/s, {summary['errors']} errors"
+                f"p95 {summary['p95_ms']} ms, {summary['rate_per_s']} msg/s, {summary['errors']} errors, "
+                f"{summary['empty']} empty; server CPU {summary['server_cpu_ms_per_msg']} ms/msg"
             )
         for proc in started:
             proc.check_alive()
-        rasa = [p for p, s in zip(started, setup.services, strict=True) if s.name in setup.rasa_services]
-        others = [p for p, s in zip(started, setup.services, strict=True) if s.name not in setup.rasa_services]
-        result["memory"] = {
-            "rasa_rss_mb": round(sum(tree_rss_mb(p.pid) for p in rasa), 1),
-            "actions_rss_mb": round(sum(tree_rss_mb(p.pid) for p in others), 1) if others else None,
-        }
+        result["memory"] = _memory(setup, started)
         say(
-            f"{setup.key}: resident memory after load: Rasa {result['memory']['rasa_rss_mb']} MiB"
-            + (f", action server {result['memory']['actions_rss_mb']} MiB" if others else "")
+            f"{setup.key}: resident memory after load: Rasa {result['memory']['rasa_rss_mb']} MiB, "
+            f"others {result['memory']['by_process']}"
         )
-        parse = parse_calls(setup.base_url, TOKEN, setup.parse_texts, settings.parse_calls)
-        result["parse"] = parse.to_dict()
-        say(f"{setup.key}: /model/parse x{parse.requests}: p50 {parse.p50_ms} ms, p95 {parse.p95_ms} ms")
+        if setup.parse_url:
+            parse = parse_calls(setup.parse_url, TOKEN, setup.parse_texts, settings.parse_calls)
+            result["parse"] = parse.to_dict()
+            say(f"{setup.key}: /model/parse x{parse.requests}: p50 {parse.p50_ms} ms, p95 {parse.p95_ms} ms")
+            sender = f"{prefix}-sequential-0"  # a finished conversation of the sequential level
+            result["breakdown"] = breakdown.measure(setup.parse_url, TOKEN, sender, setup.action_url, settings.breakdown_calls)
+            say(f"{setup.key}: breakdown (p50 ms): {result['breakdown']}")
     return result
+
+
+def _memory(setup: BotSetup, started: Sequence[Proc]) -> Dict[str, Any]:
+    """Resident memory of the Rasa servers (with their children), and of every other process by name."""
+    by_service = dict(zip((s.name for s in setup.services), started, strict=True))
+    rasa = [proc for name, proc in by_service.items() if name in setup.rasa_services]
+    others = {name: tree_rss_mb(proc.pid) for name, proc in by_service.items() if name not in setup.rasa_services}
+    return {
+        "rasa_rss_mb": round(sum(tree_rss_mb(p.pid) for p in rasa), 1),
+        "rasa_rss_anon_mb": round(sum(tree_rss_mb(p.pid, "RssAnon") for p in rasa), 1),
+        "others_rss_mb": round(sum(others.values()), 1) if others else None,
+        "by_process": others,
+    }
 
 
 def _meta(ctx: Context, settings: Settings, conversation_length: int) -> Dict[str, Any]:
@@ -222,7 +250,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "results", help="where bench.{md,json,png} go (default results/)")
     parser.add_argument("--stock-dir", type=Path, default=ROOT / "build/bench/stock", help="the `rasa init` project")
-    parser.add_argument("--only", nargs="+", choices=["stock", "ours"], help="measure only these bots")
+    parser.add_argument("--only", nargs="+", choices=list(BUILDERS), help="measure only these configurations")
     parser.add_argument("--skip-training", action="store_true", help="no training measurements")
     parser.add_argument("--skip-intake", action="store_true", help="no intake measurement")
     parser.add_argument("--quick", action="store_true", help="a smoke test: few messages and requests")
@@ -235,7 +263,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     settings = Settings(train=not args.skip_training, intake=not args.skip_intake)
     if args.quick:
         settings = Settings(
-            sequential=24, messages=60, parse_calls=20, intake_requests=200, train=settings.train, intake=settings.intake
+            sequential=24,
+            messages=60,
+            parse_calls=20,
+            breakdown_calls=10,
+            intake_requests=200,
+            train=settings.train,
+            intake=settings.intake,
         )
     return run(settings, args.only, args.out.resolve(), args.stock_dir.resolve())
 

@@ -183,20 +183,35 @@ def process_tree(pid: int) -> List[int]:
     return tree
 
 
-def rss_mb(pid: int) -> float:
-    """VmRSS of one process in MiB (0 if it is gone)."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory field of /proc/<pid>/status (VmRSS, RssAnon, RssFile...) in MiB; 0 if the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
 
 
-def tree_rss_mb(pid: int) -> float:
+def tree_rss_mb(pid: int, field: str = "VmRSS") -> float:
     """Resident memory of a process and its descendants, in MiB."""
-    return round(sum(rss_mb(member) for member in process_tree(pid)), 1)
+    return round(sum(rss_mb(member, field) for member in process_tree(pid)), 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU time of these processes and their descendants."""
+    return sum(cpu_seconds(member) for pid in pids for member in process_tree(pid))
 
 
 def python_version(python: Path) -> str:

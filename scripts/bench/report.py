@@ -64,10 +64,12 @@ def load_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
                     fmt(s.get("p95_ms")),
                     fmt(s.get("mean_ms")),
                     fmt(s.get("rate_per_s")),
-                    fmt(s.get("errors"), 0),
+                    fmt(s.get("server_cpu_ms_per_msg")),
+                    f"{fmt(s.get('errors'), 0)} / {fmt(s.get('empty', 0), 0)}",
                 ]
             )
-    return table(["bot", "load", "messages", "p50 ms", "p95 ms", "mean ms", "msg/s", "errors"], rows)
+    header = ["bot", "load", "messages", "p50 ms", "p95 ms", "mean ms", "msg/s", "server CPU ms/msg", "errors / empty"]
+    return table(header, rows)
 
 
 def bot_rows(bots: Mapping[str, Mapping[str, Any]], columns: Sequence[tuple]) -> List[List[str]]:
@@ -84,6 +86,40 @@ def bot_rows(bots: Mapping[str, Mapping[str, Any]], columns: Sequence[tuple]) ->
     return rows
 
 
+def breakdown_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = []
+    for key, bot in bots.items():
+        b = bot.get("breakdown")
+        if not b:
+            continue
+        webhook = (bot.get("load", {}).get("sequential") or {}).get("p50_ms")
+        parts = [b.get("parse_ms"), b.get("predict_ms"), b.get("action_ms")]
+        known = sum(p for p in parts if isinstance(p, (int, float)))
+        rest = webhook - known if isinstance(webhook, (int, float)) else None
+        action = f"{fmt(b.get('action_ms'))} ({b['action']})" if b.get("action") else "— (none)"
+        rows.append(
+            [
+                bot.get("title", key),
+                fmt(webhook),
+                fmt(b.get("parse_ms")),
+                fmt(b.get("tracker_ms")),
+                fmt(b.get("predict_ms")),
+                action,
+                fmt(rest),
+            ]
+        )
+    header = [
+        "bot",
+        "webhook message",
+        "/model/parse (NLU)",
+        "GET tracker",
+        "predict (tracker + policies)",
+        "action server (one action)",
+        "rest: webhook − parse − predict − action",
+    ]
+    return table(header, rows)
+
+
 def intake_table(intake: Mapping[str, Any]) -> str:
     rows = []
     for key, title in (("intake", "our intake (bot.main:app, SQLite)"), ("bare", "bare FastAPI endpoint")):
@@ -91,9 +127,17 @@ def intake_table(intake: Mapping[str, Any]) -> str:
         if s:
             statuses = ", ".join(f"{code}: {n}" for code, n in sorted(s.get("statuses", {}).items()))
             rows.append(
-                [title, fmt(s.get("requests"), 0), fmt(s.get("rate_per_s")), fmt(s.get("p50_ms")), fmt(s.get("p95_ms")), statuses]
+                [
+                    title,
+                    fmt(s.get("requests"), 0),
+                    fmt(s.get("rate_per_s")),
+                    fmt(s.get("p50_ms")),
+                    fmt(s.get("p95_ms")),
+                    fmt(s.get("server_cpu_ms_per_request"), 2),
+                    statuses,
+                ]
             )
-    return table(["server", "answered", "req/s", "p50 ms", "p95 ms", "status codes"], rows)
+    return table(["server", "answered", "req/s", "p50 ms", "p95 ms", "server CPU ms/request", "status codes"], rows)
 
 
 def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
@@ -111,10 +155,13 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         "",
         targets_table(verdicts),
         "",
-        "## Conversations over the REST webhook",
+        "## Conversations",
         "",
         f"Each conversation has its own sender id and sends {meta.get('conversation_length', '?')} messages one after "
-        "another, each after the previous reply; latency per message, measured by the client.",
+        "another, each after the previous reply; latency per message, measured by the client. *N concurrent*: N "
+        "conversations at a time. *Server CPU*: CPU time of the bot's processes (Rasa, action server, gateway) per "
+        "message — less sensitive than latency to whatever else the machine runs. *Empty*: answered with nothing "
+        "to show (counted in the latencies).",
         "",
         load_table(bots),
         "",
@@ -128,7 +175,8 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
                 "/model/parse p50 ms",
                 "p95 ms",
                 "Rasa RSS MiB",
-                "action server RSS MiB",
+                "of it anonymous MiB",
+                "other processes RSS MiB",
             ],
             bot_rows(
                 bots,
@@ -138,10 +186,19 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
                     (("parse", "p50_ms"), 1),
                     (("parse", "p95_ms"), 1),
                     (("memory", "rasa_rss_mb"), 0),
-                    (("memory", "actions_rss_mb"), 0),
+                    (("memory", "rasa_rss_anon_mb"), 0),
+                    (("memory", "others_rss_mb"), 0),
                 ],
             ),
         ),
+        "",
+        "## Where a message's time goes (sequential, p50 ms)",
+        "",
+        "Parts of a turn timed one by one through Rasa's HTTP API on a finished conversation (scripts/bench/breakdown.py);"
+        " each includes one local HTTP round trip. The rest of a webhook message is Rasa's turn handling: the lock, "
+        "saving the tracker, building the action call, predicting again after the action, the channel.",
+        "",
+        breakdown_table(bots),
         "",
         "## Training",
         "",

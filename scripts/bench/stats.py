@@ -26,20 +26,23 @@ class LoadSummary:
 
     label: str
     concurrency: int
-    requests: int  # answered successfully (these are the latencies)
-    errors: int  # failed, non-2xx, or (for chat) an empty answer
+    requests: int  # answered with a success status (these are the latencies)
+    errors: int  # failed: no answer or an error status
     elapsed_s: float
     p50_ms: Optional[float]  # None when nothing was answered
     p95_ms: Optional[float]
     mean_ms: Optional[float]
     max_ms: Optional[float]
     rate_per_s: float
+    empty: int = 0  # chat messages answered with nothing to show (counted in requests too)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
 
 
-def summarize(label: str, concurrency: int, latencies_s: Sequence[float], errors: int, elapsed_s: float) -> LoadSummary:
+def summarize(
+    label: str, concurrency: int, latencies_s: Sequence[float], errors: int, elapsed_s: float, empty: int = 0
+) -> LoadSummary:
     """Summarise the latencies (seconds) of the successful requests of one level that took elapsed_s in all."""
     ms = [value * 1000 for value in latencies_s]
 
@@ -57,4 +60,5 @@ def summarize(label: str, concurrency: int, latencies_s: Sequence[float], errors
         mean_ms=stat(sum(ms) / len(ms) if ms else None),
         max_ms=stat(max(ms) if ms else None),
         rate_per_s=round(len(ms) / elapsed_s, 2) if elapsed_s > 0 else 0.0,
+        empty=empty,
     )

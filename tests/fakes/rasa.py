@@ -27,6 +27,7 @@ class FakeRasa:
         self.received: List[Dict[str, Any]] = []  # webhook bodies
         self.slots: List[Dict[str, Any]] = []  # {"sender", "name", "value"} from tracker/events
         self.events: Dict[str, List[Dict[str, Any]]] = {}
+        self.turn_actions: List[str] = []  # actions recorded after each user message (e.g. a form's)
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -57,6 +58,7 @@ class FakeRasa:
         replies = self.replier(body["sender"], body["message"])
         events = self.events.setdefault(body["sender"], [])
         events.append({"event": "user", "text": body["message"], "metadata": body.get("metadata") or {}})
+        events.extend({"event": "action", "name": name} for name in self.turn_actions)
         events.extend({"event": "bot", "text": r.get("text"), "data": {"buttons": r.get("buttons")}} for r in replies)
         return JSONResponse(replies)
 

@@ -57,8 +57,9 @@ def test_an_empty_answer_is_undone_on_the_tracker_and_tried_again(two) -> None:
     replies = run(_send([a.url], "web-flaky", "what are the benefits?"))
     assert [r.text for r in replies] == ["answer"] and calls == ["what are the benefits?"] * 2
     events = a.events["web-flaky"]
-    assert [e["event"] for e in events] == ["user", "rewind", "user", "bot"]
-    assert events[0]["metadata"]["turn_id"] != events[2]["metadata"]["turn_id"]
+    assert [e["event"] for e in events] == ["user", "rewind", "action", "user", "bot"]
+    assert events[2]["name"] == "action_listen"
+    assert events[0]["metadata"]["turn_id"] != events[3]["metadata"]["turn_id"]
     # What the user sees afterwards holds the question once.
     assert [(i.sender, i.text) for i in transcript(events, "en")] == [("user", "what are the benefits?"), ("bot", "answer")]
 
@@ -69,7 +70,7 @@ def test_silence_every_time_becomes_unavailable_and_only_our_turns_are_undone(tw
     with pytest.raises(RasaUnavailable):
         run(_send([a.url], "web-silent", "hello"))
     kinds = [e["event"] for e in a.events["web-silent"]]
-    assert kinds == ["user", "rewind"] * 3
+    assert kinds == ["user", "rewind", "action"] * 3
 
 
 def test_a_restart_may_be_silent() -> None:
@@ -98,3 +99,15 @@ def test_readiness_reports_each_replica() -> None:
 
     (state,) = run(go()).values()
     assert state["status"] == "unreachable"
+
+
+def test_a_failed_form_turn_is_not_rewound(two) -> None:
+    """Rasa folds a form's turns together, so a failed one drops out by itself; a rewind would cut into the form."""
+    a, _ = two
+    a.events["web-form"] = [{"event": "active_loop", "name": "screening_form"}]
+    a.turn_actions = ["screening_form"]
+    a.replier = lambda sender, message: []
+    with pytest.raises(RasaUnavailable):
+        run(_send([a.url], "web-form", "Siemens AG"))
+    assert [e["event"] for e in a.events["web-form"]].count("user") == 3
+    assert not any(e["event"] == "rewind" for e in a.events["web-form"])

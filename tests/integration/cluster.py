@@ -1,0 +1,175 @@
+"""The whole product as separate processes on test ports, each stoppable and restartable by a test:
+its own Redis (append-only file, so a restart keeps what was written), an action server, two Rasa
+replicas, the web app as chat gateway, a second web app as the intake, and the delivery worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import httpx
+import redis
+from sqlalchemy import create_engine, text
+
+from tests.conftest import ROOT
+from tests.integration.conftest import MODEL, RASA_BIN, TOKEN
+
+BASE = int(os.environ.get("TEST_CLUSTER_BASE_PORT", "16400"))
+INTAKE_KEY = "cluster-intake-key"
+
+
+class Service:
+    def __init__(self, name: str, argv: List[str], env: Dict[str, str], log: Path, ready_url: Optional[str]) -> None:
+        self.name, self.argv, self.env, self.log, self.ready_url = name, argv, env, log, ready_url
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self, wait: bool = True, seconds: float = 240) -> None:
+        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready(seconds)
+
+    def wait_ready(self, seconds: float = 240) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log.read_text()[-3000:]}")
+            if self.ready_url is None or _answers(self.ready_url):
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.name} not ready after {seconds}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        """A clean stop (SIGTERM, as a deploy or an operator would): in-flight requests may finish."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Cluster:
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir
+        self.redis_port, self.actions_port = BASE, BASE + 55
+        self.rasa_ports = [BASE + 5, BASE + 6]
+        self.gateway_port, self.intake_port = BASE + 80, BASE + 81
+        self.db_url = f"sqlite:///{workdir / 'leads.db'}"
+        self.rasa_urls = [f"http://127.0.0.1:{p}" for p in self.rasa_ports]
+        self.gateway_url = f"http://127.0.0.1:{self.gateway_port}"
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PORT": str(self.redis_port),
+            "REDIS_DB": "0",
+            "TRACKER_TTL_SECONDS": "3600",
+            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
+            "RASA_AUTH_TOKEN": TOKEN,
+            "RASA_URLS": ",".join(self.rasa_urls),
+            "INTAKE_URL": f"http://127.0.0.1:{self.intake_port}",
+            "INTAKE_API_KEY": INTAKE_KEY,
+            "DATABASE_URL": self.db_url,
+            "PROGRAM_CONTACT_EMAIL": "cluster-staff@example.org",
+            "PROGRAM_CONTACT_PHONE": "",
+            "CHAT_RATE_PER_MINUTE": "10000",
+            "CHAT_RATE_PER_MINUTE_IP": "100000",
+            "CHAT_RASA_RETRY_DELAYS": "0.5,1,2",
+            "HEALTH_CHECK_SECONDS": "1",
+        }
+        self.env = env
+        py, log = sys.executable, lambda name: workdir / f"{name}.log"
+        self.redis = Service(
+            "redis",
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", str(workdir),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            env, log("redis"), None,
+        )
+        self.actions = Service(
+            "action server",
+            [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(self.actions_port),
+             "--logging-config-file", "rasa_logging.yml"],
+            env, log("actions"), f"http://127.0.0.1:{self.actions_port}/health",
+        )
+        self.rasa = [
+            Service(
+                f"rasa {port}",
+                [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(port), "--enable-api", "--auth-token", TOKEN,
+                 "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                 "--logging-config-file", "rasa_logging.yml"],
+                env, log(f"rasa-{port}"), f"http://127.0.0.1:{port}/webhooks/health/ready",
+            )
+            for port in self.rasa_ports
+        ]
+        uvicorn = [py, "-m", "uvicorn", "bot.main:app", "--host", "127.0.0.1"]
+        self.gateway = Service("gateway", [*uvicorn, "--port", str(self.gateway_port)], env, log("gateway"),
+                               f"{self.gateway_url}/healthz")
+        self.intake = Service("intake", [*uvicorn, "--port", str(self.intake_port)], env, log("intake"),
+                              f"http://127.0.0.1:{self.intake_port}/healthz")
+        self.worker = Service("delivery worker", [py, "-m", "bot.leads.delivery", "run"], env, log("delivery"), None)
+        self.engine = create_engine(self.db_url)
+
+    @property
+    def services(self) -> List[Service]:
+        return [self.redis, self.actions, *self.rasa, self.gateway, self.intake, self.worker]
+
+    def start(self) -> None:
+        self.redis.start(wait=False)
+        self.wait_redis()
+        subprocess.run([sys.executable, "-m", "bot.db", "upgrade"], env=self.env, cwd=ROOT, check=True, capture_output=True)
+        self.actions.start(wait=False)
+        for replica in self.rasa:
+            replica.start(wait=False)
+        for service in (self.gateway, self.intake, self.worker):
+            service.start(wait=False)
+        for service in self.services:
+            service.wait_ready()
+
+    def restart_redis(self, down_seconds: float) -> None:
+        self.redis.stop()
+        time.sleep(down_seconds)
+        self.redis.start(wait=False)
+        self.wait_redis()
+
+    def wait_redis(self, seconds: float = 20) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if self.client().ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.1)
+        raise RuntimeError("the test Redis did not start")
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.redis_port, decode_responses=True, socket_timeout=2)
+
+    def close(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        self.engine.dispose()
+
+    def leads(self, conversation_id: str) -> List[Dict]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(text("SELECT kind, category FROM leads WHERE conversation_id = :c"),
+                                      {"c": conversation_id})
+            return [dict(row._mapping) for row in rows]
+
+    def lead_count(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM leads")).scalar_one())
