@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.chat.funnel import STAGES, Funnel
 from bot.staff import service
+from bot.staff.params import EARLIEST, LATEST
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,10 @@ def date_range(start: Optional[str], end: Optional[str]) -> tuple[date, date]:
     try:
         end_date = date.fromisoformat(end) if end else today
         start_date = date.fromisoformat(start) if start else end_date - timedelta(days=29)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01 less 29 days
         raise service.StaffError("dates look like 2025-01-31") from None
+    if start_date < EARLIEST or end_date > LATEST:  # beyond these, local midnight has no UTC instant in Python
+        raise service.StaffError(f"choose dates between {EARLIEST} and {LATEST}")
     if start_date > end_date or (end_date - start_date).days > 366:
         raise service.StaffError("choose a start before the end, at most a year apart")
     return start_date, end_date

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from bot.staff.service import LeadFilter, StaffError
 
+EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
 FIELDS = ("status", "category", "qualified", "language", "channel", "date_from", "date_to", "q", "sort")
 
 
@@ -18,6 +19,8 @@ def _text(params: Mapping[str, str], name: str, limit: int = 200) -> Optional[st
     value = (params.get(name) or "").strip()
     if len(value) > limit:
         raise StaffError(f"{name} is too long")
+    if "\x00" in value:  # PostgreSQL refuses NUL even in a query's parameters
+        raise StaffError(f"{name} may not contain NUL characters")
     return value or None
 
 
@@ -26,9 +29,12 @@ def _date(params: Mapping[str, str], name: str) -> Optional[date]:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise StaffError(f"{name} must be a date like 2025-01-31") from None
+    if not EARLIEST <= day <= LATEST:  # 0001-01-01 in Shanghai is before the first UTC instant Python can hold
+        raise StaffError(f"{name} must be between {EARLIEST} and {LATEST}")
+    return day
 
 
 def parse_filter(params: Mapping[str, str], kind: Optional[str] = None) -> LeadFilter:

@@ -165,6 +165,8 @@ def distinct_values(session: Session, column: Any, kind: str) -> List[str]:
 
 
 def get_lead(session: Session, lead_id: str) -> Optional[Lead]:
+    if "\x00" in lead_id:  # no id holds NUL, and PostgreSQL refuses it even in a query
+        return None
     return session.get(Lead, lead_id)
 
 
@@ -200,6 +202,8 @@ def change_status(session: Session, lead: Lead, new: str, actor: StaffUser, reas
         after = ", ".join(allowed) if allowed else "none (it is final)"
         raise InvalidTransition(f"a lead cannot go from {old} to {new}; from {old} it can go to: {after}")
     reason = (reason or "").strip()
+    if "\x00" in reason:  # PostgreSQL refuses NUL in text
+        raise StaffError("the reason may not contain NUL characters")
     if new == "declined" and not reason:
         raise InvalidTransition("give a reason to decline")
     if len(reason) > MAX_REASON:
@@ -237,6 +241,8 @@ def add_note(session: Session, lead: Lead, author: StaffUser, text: str) -> Lead
     text = (text or "").strip()
     if not text:
         raise StaffError("a note cannot be empty")
+    if "\x00" in text:  # PostgreSQL refuses NUL in text
+        raise StaffError("a note may not contain NUL characters")
     if len(text) > MAX_NOTE:
         raise StaffError(f"a note has at most {MAX_NOTE} characters")
     note = LeadNote(lead_id=lead.id, author_id=author.id, author_email=author.email, text=text,
@@ -325,6 +331,8 @@ def accepted_counts(session: Session, start: date, end: date) -> Dict[str, Any]:
 
 
 def find_user(session: Session, email: str) -> Optional[StaffUser]:
+    if "\x00" in email:  # nobody's address has NUL, and PostgreSQL refuses it even in a query (the login form)
+        return None
     return session.scalars(select(StaffUser).where(StaffUser.email == email.strip().lower())).one_or_none()
 
 

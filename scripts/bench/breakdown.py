@@ -6,13 +6,21 @@
 - `action`: POST <action server>/webhook with the payload Rasa sends (tracker and domain) — one custom action.
 
 Each figure includes one local HTTP round trip (about a millisecond). What a webhook message costs beyond
-their sum is Rasa's own turn handling: the lock, saving the tracker, building the action call, predicting
-again after the action, the channel.
+their sum is Rasa's own turn handling: the lock, saving the tracker, building the action call, checking the
+action server's answer, predicting again after the action, the channel.
+
+`action_response_check`: inside Rasa, every custom action's answer goes through `jsonschema.validate()`
+(rasa/core/actions/action.py `RemoteAction._validate_action_result`), which checks the schema itself against
+its meta-schema on every call before checking the answer. Timed here in Rasa's interpreter, against a
+validator built once.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import httpx
@@ -62,3 +70,35 @@ def measure(base_url: str, token: str, sender: str, action_url: Optional[str], c
                 result["action"] = action
                 result["action_ms"] = _p50_ms(lambda: client.post(action_url, json=payload), calls)
     return result
+
+
+# Run by Rasa's Python. The schema is RemoteAction.action_response_format_spec() (importing that module
+# would load TensorFlow, 15 s); the answer is what our actions typically send: slots and one reply.
+_CHECK = """
+import json, time
+import jsonschema
+from rasa.shared.utils.schemas.events import EVENTS_SCHEMA
+spec = {"type": "object", "properties": {"events": EVENTS_SCHEMA,
+        "responses": {"type": "array", "items": {"type": "object"}}}}
+answer = {"events": [{"event": "slot", "name": "language", "value": "en"},
+                     {"event": "slot", "name": "topic", "value": "benefits"}],
+          "responses": [{"text": "What partners get ...", "buttons": []}]}
+def per_call(check, n=40):
+    check()
+    started = time.perf_counter()
+    for _ in range(n):
+        check()
+    return round((time.perf_counter() - started) * 1000 / n, 2)
+validator = jsonschema.validators.validator_for(spec)(spec)
+print(json.dumps({"as_rasa_does_ms": per_call(lambda: jsonschema.validate(answer, spec)),
+                  "validator_built_once_ms": per_call(lambda: validator.validate(answer))}))
+"""
+
+
+def action_response_check(rasa_python: Path) -> Optional[Dict[str, float]]:
+    """Milliseconds Rasa spends validating one action server answer, as it does it and with a cached validator."""
+    done = subprocess.run([str(rasa_python), "-c", _CHECK], capture_output=True, text=True, timeout=120)
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None

@@ -117,6 +117,8 @@ def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) 
             say(f"{setup.key}: /model/parse x{parse.requests}: p50 {parse.p50_ms} ms, p95 {parse.p95_ms} ms")
             sender = f"{prefix}-sequential-0"  # a finished conversation of the sequential level
             result["breakdown"] = breakdown.measure(setup.parse_url, TOKEN, sender, setup.action_url, settings.breakdown_calls)
+            if setup.action_url:
+                result["breakdown"]["action_response_check"] = breakdown.action_response_check(ctx.rasa_python)
             say(f"{setup.key}: breakdown (p50 ms): {result['breakdown']}")
     return result
 

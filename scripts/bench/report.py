@@ -93,10 +93,12 @@ def breakdown_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
         if not b:
             continue
         webhook = (bot.get("load", {}).get("sequential") or {}).get("p50_ms")
-        parts = [b.get("parse_ms"), b.get("predict_ms"), b.get("action_ms")]
+        check = (b.get("action_response_check") or {}).get("as_rasa_does_ms")
+        parts = [b.get("parse_ms"), b.get("predict_ms"), b.get("action_ms"), check]
         known = sum(p for p in parts if isinstance(p, (int, float)))
         rest = webhook - known if isinstance(webhook, (int, float)) else None
-        action = f"{fmt(b.get('action_ms'))} ({b['action']})" if b.get("action") else "— (none)"
+        action = f"{fmt(b.get('action_ms'))} ({b['action']})" if b.get("action") else "— (no custom action)"
+        cached = (b.get("action_response_check") or {}).get("validator_built_once_ms")
         rows.append(
             [
                 bot.get("title", key),
@@ -105,6 +107,7 @@ def breakdown_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
                 fmt(b.get("tracker_ms")),
                 fmt(b.get("predict_ms")),
                 action,
+                f"{fmt(check)} (cached validator: {fmt(cached, 2)})" if check is not None else "—",
                 fmt(rest),
             ]
         )
@@ -115,7 +118,8 @@ def breakdown_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
         "GET tracker",
         "predict (tracker + policies)",
         "action server (one action)",
-        "rest: webhook − parse − predict − action",
+        "Rasa checks the action's answer",
+        "rest of the turn",
     ]
     return table(header, rows)
 
@@ -195,8 +199,10 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         "## Where a message's time goes (sequential, p50 ms)",
         "",
         "Parts of a turn timed one by one through Rasa's HTTP API on a finished conversation (scripts/bench/breakdown.py);"
-        " each includes one local HTTP round trip. The rest of a webhook message is Rasa's turn handling: the lock, "
-        "saving the tracker, building the action call, predicting again after the action, the channel.",
+        " each includes one local HTTP round trip. *Rasa checks the action's answer*: `jsonschema.validate()` on every "
+        "custom action's answer re-checks the whole events schema first (timed in Rasa's Python; in brackets the same "
+        "check with a validator built once). *Rest of the turn* = webhook − parse − predict − action − check: the lock, "
+        "reading and saving the tracker, predicting again after the action, the channel.",
         "",
         breakdown_table(bots),
         "",

@@ -70,6 +70,7 @@ def serve(port: int, directory: Path, **env: str) -> Iterator[WebApp]:
         "REDIS_DB": os.environ.get("REDIS_DB", "15"),
         "CHAT_RATE_PER_MINUTE": "1000",
         "CHAT_RATE_PER_MINUTE_IP": "10000",
+        "METRICS_TOKEN": "",
         **env,
     }
     subprocess.run([sys.executable, "-m", "bot.db", "upgrade"], cwd=ROOT, env=full_env, check=True, capture_output=True)
@@ -168,7 +169,13 @@ def test_schemathesis_cli_against_the_intake_over_http(intake_app: WebApp, tmp_p
 
 @pytest.fixture(scope="module")
 def chat_app(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
-    with serve(CHAT_PORT, tmp_path_factory.mktemp("bad-input-chat"), RASA_URL=stack.rasa_url, RASA_AUTH_TOKEN=stack.token) as app:
+    with serve(
+        CHAT_PORT,
+        tmp_path_factory.mktemp("bad-input-chat"),
+        RASA_URL=stack.rasa_url,
+        RASA_URLS=stack.rasa_url,
+        RASA_AUTH_TOKEN=stack.token,
+    ) as app:
         yield app
 
 

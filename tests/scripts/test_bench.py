@@ -8,6 +8,7 @@ from typing import Any, Dict
 import pytest
 
 from scripts.bench import report
+from scripts.bench.breakdown import last_custom_action
 from scripts.bench.stats import percentile, summarize
 from scripts.bench.targets import absolute, both, evaluate, relative
 
@@ -138,3 +139,32 @@ def test_markdown_table_rows_have_as_many_cells_as_the_header() -> None:
     header, rule, *rows = text.splitlines()
     assert rule == "|---|---|"
     assert all(row.replace("\\|", "").count("|") == header.count("|") for row in rows)
+
+
+def test_the_breakdown_names_the_last_custom_action_and_what_is_left_of_the_turn() -> None:
+    tracker = {
+        "events": [
+            {"event": "action", "name": "action_session_start"},
+            {"event": "action", "name": "action_benefits"},
+            {"event": "action", "name": "utter_greet"},
+            {"event": "action", "name": "action_listen"},
+        ]
+    }
+    assert last_custom_action(tracker) == "action_benefits"
+    assert last_custom_action({"events": [{"event": "action", "name": "action_listen"}]}) is None
+    bots = {
+        "ours": {
+            "title": "ours",
+            "load": {"sequential": {"p50_ms": 60.0}},
+            "breakdown": {
+                "parse_ms": 12.0,
+                "tracker_ms": 5.0,
+                "predict_ms": 10.0,
+                "action": "action_benefits",
+                "action_ms": 2.0,
+                "action_response_check": {"as_rasa_does_ms": 30.0, "validator_built_once_ms": 0.8},
+            },
+        }
+    }
+    row = report.breakdown_table(bots).splitlines()[-1]
+    assert row == "| ours | 60.0 | 12.0 | 5.0 | 10.0 | 2.0 (action_benefits) | 30.0 (cached validator: 0.80) | 6.0 |"
