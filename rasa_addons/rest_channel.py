@@ -12,7 +12,9 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint
 
-from rasa_addons import turn_guard
+from rasa_addons import speedups, turn_guard
+
+speedups.apply()  # Rasa imports this channel at start-up, before the first message
 
 
 def guarded(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[Any]]:

@@ -1,17 +1,20 @@
-"""Where a message's time goes, from the outside: Rasa's HTTP API for parts of a turn, timed one by one.
+"""Where a message's time goes: a turn's own timeline, and parts of a turn timed one by one.
 
-- `parse`: POST /model/parse — NLU only.
-- `tracker`: GET /conversations/<id>/tracker — read the conversation from the tracker store, as JSON.
-- `predict`: POST /conversations/<id>/predict — read the tracker, run the policies (nothing executed).
-- `action`: POST <action server>/webhook with the payload Rasa sends (tracker and domain) — one custom action.
+Timeline (`timeline`): a few conversations sent one message at a time; Rasa stamps each event it logs with
+the time (same clock as ours, same machine), so each turn splits into
+- `receive_parse`: request sent → user event logged: HTTP, the lock, reading the tracker, NLU;
+- `actions`: → the last action before listening: predicting and running the actions (for a custom action:
+  building the call, the action server, checking its answer);
+- `last_prediction`: → action_listen logged: predicting that there is nothing more to do;
+- `save_reply`: → reply received: saving the tracker, releasing the lock, the HTTP answer.
 
-Each figure includes one local HTTP round trip (about a millisecond). What a webhook message costs beyond
-their sum is Rasa's own turn handling: the lock, saving the tracker, building the action call, checking the
-action server's answer, predicting again after the action, the channel.
+Parts (`measure`), through Rasa's HTTP API on a finished conversation, each with one local HTTP round trip:
+`parse` (POST /model/parse, NLU only), `tracker` (GET the tracker: read and serialise it), `action`
+(POST the action server's webhook with the payload Rasa sends: one custom action).
 
 `action_response_check`: inside Rasa, every custom action's answer goes through `jsonschema.validate()`
 (rasa/core/actions/action.py `RemoteAction._validate_action_result`), which checks the schema itself against
-its meta-schema on every call before checking the answer. Timed here in Rasa's interpreter, against a
+its meta-schema on every call before checking the answer. Timed in Rasa's interpreter, and against a
 validator built once.
 """
 
@@ -21,7 +24,7 @@ import json
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import httpx
 
@@ -52,6 +55,64 @@ def last_custom_action(tracker: Dict[str, Any]) -> Optional[str]:
     return None
 
 
+SEGMENTS = ("receive_parse", "actions", "last_prediction", "save_reply")
+
+
+def turn_segments(sent: float, received: float, events: Sequence[Dict[str, Any]]) -> Optional[Dict[str, float]]:
+    """Split one turn (client send and receive times, the events Rasa logged for it from the user event on)
+    into SEGMENTS, in milliseconds; None when the events do not show a whole turn."""
+    if not events or events[0].get("event") != "user":
+        return None
+    user = events[0]["timestamp"]
+    actions = [e for e in events[1:] if e.get("event") == "action"]
+    listen = next((e["timestamp"] for e in actions if e.get("name") == "action_listen"), None)
+    if listen is None:
+        return None
+    before = [e["timestamp"] for e in actions if e.get("name") != "action_listen" and e["timestamp"] <= listen]
+    last_action = max(before) if before else user
+    marks = [sent, user, last_action, listen, received]
+    return {name: round((b - a) * 1000, 2) for name, a, b in zip(SEGMENTS, marks[:-1], marks[1:], strict=True)}
+
+
+def split_turns(events: Sequence[Dict[str, Any]]) -> List[List[Dict[str, Any]]]:
+    """The tracker's events cut at each user event (what comes before the first one is dropped)."""
+    turns: List[List[Dict[str, Any]]] = []
+    for event in events:
+        if event.get("event") == "user":
+            turns.append([event])
+        elif turns:
+            turns[-1].append(event)
+    return turns
+
+
+def timeline(
+    base_url: str, token: str, scripts: Sequence[Sequence[str]], sender_prefix: str, conversations: int = 6
+) -> Dict[str, Any]:
+    """Median of each segment of a turn, over `conversations` conversations sent one message at a time."""
+    segments: Dict[str, List[float]] = {name: [] for name in SEGMENTS}
+    totals: List[float] = []
+    with httpx.Client(timeout=30) as client:
+        for number in range(conversations):
+            sender = f"{sender_prefix}-timeline-{number}"
+            times = []
+            for text in scripts[number % len(scripts)]:
+                sent = time.time()
+                client.post(f"{base_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}).raise_for_status()
+                times.append((sent, time.time()))
+            tracker = client.get(f"{base_url}/conversations/{sender}/tracker", params={"token": token}).json()
+            for (sent, received), events in zip(times, split_turns(tracker.get("events") or []), strict=False):
+                split = turn_segments(sent, received, events)
+                if split:
+                    totals.append((received - sent) * 1000)
+                    for name in SEGMENTS:
+                        segments[name].append(split[name])
+    result: Dict[str, Any] = {"turns": len(totals)}
+    if totals:
+        result["total_ms"] = round(percentile(totals, 50), 2)
+        result.update({f"{name}_ms": round(percentile(values, 50), 2) for name, values in segments.items()})
+    return result
+
+
 def measure(base_url: str, token: str, sender: str, action_url: Optional[str], calls: int = 50) -> Dict[str, Any]:
     """p50 (ms) of each part, on an existing conversation `sender` (sequential, one call at a time)."""
     params = {"token": token}
@@ -60,7 +121,6 @@ def measure(base_url: str, token: str, sender: str, action_url: Optional[str], c
     with httpx.Client(timeout=30) as client:
         result["parse_ms"] = _p50_ms(lambda: client.post(f"{base_url}/model/parse", params=params, json={"text": "hello"}), calls)
         result["tracker_ms"] = _p50_ms(lambda: client.get(f"{conversation}/tracker", params=params), calls)
-        result["predict_ms"] = _p50_ms(lambda: client.post(f"{conversation}/predict", params=params), calls)
         if action_url:
             tracker = client.get(f"{conversation}/tracker", params=params).json()
             domain = client.get(f"{base_url}/domain", params=params, headers={"Accept": "application/json"}).json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Tuple
@@ -76,12 +77,18 @@ def measure_intake(ctx: Context, say: Progress, *, concurrency: int, total: int,
             url = f"http://127.0.0.1:{port}/api/leads"
             asyncio.run(requests(url, _request, concurrency=concurrency, total=warmup, label=f"{key} warm-up"))
             say(f"{key}: {total} x POST /api/leads from {concurrency} concurrent clients")
-            cpu = tree_cpu_seconds([server.pid])
+            cpu, client_cpu = tree_cpu_seconds([server.pid]), time.process_time()
             summary, statuses = asyncio.run(requests(url, _request, concurrency=concurrency, total=total, label=key))
             cpu_ms = round((tree_cpu_seconds([server.pid]) - cpu) * 1000 / total, 2)
+            client_ms = round((time.process_time() - client_cpu) * 1000 / total, 2)
             say(
                 f"  {summary.rate_per_s:.0f} req/s, p50 {summary.p50_ms} ms, p95 {summary.p95_ms} ms, statuses {statuses}, "
-                f"server CPU {cpu_ms} ms/request"
+                f"CPU per request: server {cpu_ms} ms, client {client_ms} ms"
             )
-            results[key] = {**summary.to_dict(), "statuses": statuses, "server_cpu_ms_per_request": cpu_ms}
+            results[key] = {
+                **summary.to_dict(),
+                "statuses": statuses,
+                "server_cpu_ms_per_request": cpu_ms,
+                "client_cpu_ms_per_request": client_ms,
+            }
     return results

@@ -119,6 +119,7 @@ def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) 
             result["breakdown"] = breakdown.measure(setup.parse_url, TOKEN, sender, setup.action_url, settings.breakdown_calls)
             if setup.action_url:
                 result["breakdown"]["action_response_check"] = breakdown.action_response_check(ctx.rasa_python)
+            result["breakdown"]["timeline"] = breakdown.timeline(setup.parse_url, TOKEN, setup.conversations, prefix)
             say(f"{setup.key}: breakdown (p50 ms): {result['breakdown']}")
     return result
 

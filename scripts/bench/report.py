@@ -73,16 +73,17 @@ def load_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def bot_rows(bots: Mapping[str, Mapping[str, Any]], columns: Sequence[tuple]) -> List[List[str]]:
-    """One row per bot; columns are (path within the bot's results, decimals)."""
+    """One row per bot that has any of the columns; columns are (path within the bot's results, decimals)."""
     rows = []
     for key, bot in bots.items():
-        row = [bot.get("title", key)]
+        values = []
         for path, digits in columns:
             value: Any = bot
             for part in path:
                 value = value.get(part) if isinstance(value, Mapping) else None
-            row.append(fmt(value, digits))
-        rows.append(row)
+            values.append((value, digits))
+        if any(value is not None for value, _ in values):
+            rows.append([bot.get("title", key), *(fmt(value, digits) for value, digits in values)])
     return rows
 
 
@@ -92,34 +93,36 @@ def breakdown_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
         b = bot.get("breakdown")
         if not b:
             continue
-        webhook = (bot.get("load", {}).get("sequential") or {}).get("p50_ms")
-        check = (b.get("action_response_check") or {}).get("as_rasa_does_ms")
-        parts = [b.get("parse_ms"), b.get("predict_ms"), b.get("action_ms"), check]
-        known = sum(p for p in parts if isinstance(p, (int, float)))
-        rest = webhook - known if isinstance(webhook, (int, float)) else None
+        t = b.get("timeline") or {}
+        check = b.get("action_response_check") or {}
         action = f"{fmt(b.get('action_ms'))} ({b['action']})" if b.get("action") else "— (no custom action)"
-        cached = (b.get("action_response_check") or {}).get("validator_built_once_ms")
         rows.append(
             [
                 bot.get("title", key),
-                fmt(webhook),
+                fmt(t.get("total_ms")),
+                fmt(t.get("receive_parse_ms")),
+                fmt(t.get("actions_ms")),
+                fmt(t.get("last_prediction_ms")),
+                fmt(t.get("save_reply_ms")),
                 fmt(b.get("parse_ms")),
                 fmt(b.get("tracker_ms")),
-                fmt(b.get("predict_ms")),
                 action,
-                f"{fmt(check)} (cached validator: {fmt(cached, 2)})" if check is not None else "—",
-                fmt(rest),
+                f"{fmt(check.get('as_rasa_does_ms'))} (built once: {fmt(check.get('validator_built_once_ms'), 2)})"
+                if check
+                else "—",
             ]
         )
     header = [
         "bot",
-        "webhook message",
-        "/model/parse (NLU)",
-        "GET tracker",
-        "predict (tracker + policies)",
-        "action server (one action)",
-        "Rasa checks the action's answer",
-        "rest of the turn",
+        "turn",
+        "receive, lock, read tracker, NLU",
+        "predict + run the actions",
+        "last prediction",
+        "save tracker, reply",
+        "/model/parse alone",
+        "GET tracker alone",
+        "action server alone",
+        "Rasa's check of one action answer",
     ]
     return table(header, rows)
 
@@ -138,10 +141,12 @@ def intake_table(intake: Mapping[str, Any]) -> str:
                     fmt(s.get("p50_ms")),
                     fmt(s.get("p95_ms")),
                     fmt(s.get("server_cpu_ms_per_request"), 2),
+                    fmt(s.get("client_cpu_ms_per_request"), 2),
                     statuses,
                 ]
             )
-    return table(["server", "answered", "req/s", "p50 ms", "p95 ms", "server CPU ms/request", "status codes"], rows)
+    header = ["server", "answered", "req/s", "p50 ms", "p95 ms", "server CPU ms/request", "client CPU ms/request", "status codes"]
+    return table(header, rows)
 
 
 def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
@@ -198,11 +203,12 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         "",
         "## Where a message's time goes (sequential, p50 ms)",
         "",
-        "Parts of a turn timed one by one through Rasa's HTTP API on a finished conversation (scripts/bench/breakdown.py);"
-        " each includes one local HTTP round trip. *Rasa checks the action's answer*: `jsonschema.validate()` on every "
-        "custom action's answer re-checks the whole events schema first (timed in Rasa's Python; in brackets the same "
-        "check with a validator built once). *Rest of the turn* = webhook − parse − predict − action − check: the lock, "
-        "reading and saving the tracker, predicting again after the action, the channel.",
+        "A turn's own timeline: a few conversations sent one message at a time; Rasa stamps every event it logs "
+        "(user message after NLU, each action, action_listen) on the same clock as the client, so each turn splits "
+        "into the four middle columns (medians; scripts/bench/breakdown.py). Then parts timed alone through Rasa's "
+        "HTTP API, each with one local round trip. *Rasa's check of one action answer*: `jsonschema.validate()` in "
+        "`RemoteAction._validate_action_result` re-checks the whole events schema against its meta-schema on every "
+        "custom action before checking the answer (timed in Rasa's Python; in brackets with a validator built once).",
         "",
         breakdown_table(bots),
         "",
@@ -223,7 +229,9 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         "## Lead intake",
         "",
         f"POST /api/leads, {fmt(results.get('intake', {}).get('requests'), 0)} requests from "
-        f"{fmt(results.get('intake', {}).get('concurrency'), 0)} concurrent clients, a distinct Idempotency-Key each.",
+        f"{fmt(results.get('intake', {}).get('concurrency'), 0)} concurrent clients (one asyncio + httpx process), a distinct "
+        "Idempotency-Key each; the two servers one after the other, same uvicorn settings. When the client's CPU per "
+        "request approaches the server's, the rate is the client's limit, not the server's.",
         "",
         intake_table(results.get("intake", {})),
         "",

@@ -110,3 +110,4 @@ def test_a_guarded_turn_that_worked_keeps_its_replies() -> None:
     asyncio.run(guarded(handle)(UserMessage("hello", collector, "erin")))
     assert [m["text"] for m in collector.messages] == ["hi"] and sent == ["hello"]
     redis.Redis(db=REDIS_DB).delete("gzcptest:tracker:erin")
+

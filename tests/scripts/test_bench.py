@@ -8,7 +8,7 @@ from typing import Any, Dict
 import pytest
 
 from scripts.bench import report
-from scripts.bench.breakdown import last_custom_action
+from scripts.bench.breakdown import last_custom_action, split_turns, turn_segments
 from scripts.bench.stats import percentile, summarize
 from scripts.bench.targets import absolute, both, evaluate, relative
 
@@ -115,6 +115,15 @@ def test_evaluate_gives_one_verdict_per_target() -> None:
     assert verdicts["intake rate (POST /api/leads)"].passed is False  # 0.4× the bare endpoint
 
 
+def test_cpu_time_per_message_is_shown_next_to_the_latency_verdict() -> None:
+    results = _results()
+    results["bots"]["ours"]["load"]["sequential"]["server_cpu_ms_per_msg"] = 64.7
+    results["bots"]["stock"]["load"]["sequential"]["server_cpu_ms_per_msg"] = 35.7
+    verdict = evaluate(results)[0]
+    assert verdict.passed is True and verdict.note == "server CPU 64.7 vs 35.7 ms/msg"
+    assert "15.0 ms (server CPU 64.7 vs 35.7 ms/msg)" in report.targets_table([verdict])
+
+
 def test_evaluate_without_measurements_marks_everything_not_measured() -> None:
     assert {v.passed for v in evaluate({})} == {None}
 
@@ -141,30 +150,45 @@ def test_markdown_table_rows_have_as_many_cells_as_the_header() -> None:
     assert all(row.replace("\\|", "").count("|") == header.count("|") for row in rows)
 
 
-def test_the_breakdown_names_the_last_custom_action_and_what_is_left_of_the_turn() -> None:
+def test_the_breakdown_names_the_last_custom_action_and_splits_a_turn_by_its_events() -> None:
     tracker = {
         "events": [
-            {"event": "action", "name": "action_session_start"},
-            {"event": "action", "name": "action_benefits"},
-            {"event": "action", "name": "utter_greet"},
-            {"event": "action", "name": "action_listen"},
+            {"event": "action", "name": "action_session_start", "timestamp": 99.0},
+            {"event": "user", "timestamp": 100.020},
+            {"event": "action", "name": "action_benefits", "timestamp": 100.060},
+            {"event": "bot", "timestamp": 100.061},
+            {"event": "action", "name": "action_listen", "timestamp": 100.065},
+            {"event": "user", "timestamp": 101.0},
+            {"event": "action", "name": "utter_greet", "timestamp": 101.01},
         ]
     }
     assert last_custom_action(tracker) == "action_benefits"
     assert last_custom_action({"events": [{"event": "action", "name": "action_listen"}]}) is None
+    first, second = split_turns(tracker["events"])
+    assert turn_segments(100.0, 100.070, first) == pytest.approx(
+        {"receive_parse": 20.0, "actions": 40.0, "last_prediction": 5.0, "save_reply": 5.0}
+    )
+    assert turn_segments(100.9, 101.1, second) is None  # no action_listen: the turn is not complete
     bots = {
         "ours": {
             "title": "ours",
-            "load": {"sequential": {"p50_ms": 60.0}},
             "breakdown": {
+                "timeline": {
+                    "total_ms": 70.0,
+                    "receive_parse_ms": 20.0,
+                    "actions_ms": 40.0,
+                    "last_prediction_ms": 5.0,
+                    "save_reply_ms": 5.0,
+                },
                 "parse_ms": 12.0,
                 "tracker_ms": 5.0,
-                "predict_ms": 10.0,
                 "action": "action_benefits",
                 "action_ms": 2.0,
                 "action_response_check": {"as_rasa_does_ms": 30.0, "validator_built_once_ms": 0.8},
             },
-        }
+        },
+        "stock": {"title": "stock", "breakdown": {"parse_ms": 11.0}},
     }
-    row = report.breakdown_table(bots).splitlines()[-1]
-    assert row == "| ours | 60.0 | 12.0 | 5.0 | 10.0 | 2.0 (action_benefits) | 30.0 (cached validator: 0.80) | 6.0 |"
+    ours, stock = report.breakdown_table(bots).splitlines()[-2:]
+    assert ours == "| ours | 70.0 | 20.0 | 40.0 | 5.0 | 5.0 | 12.0 | 5.0 | 2.0 (action_benefits) | 30.0 (built once: 0.80) |"
+    assert stock == "| stock | — | — | — | — | — | 11.0 | — | — (no custom action) | — |"
