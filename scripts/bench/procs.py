@@ -116,13 +116,14 @@ class Processes:
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM and SIGHUP end the run like Ctrl-C does, so every `finally` stops its processes."""
+    """SIGINT (also when started with it ignored, as a background job), SIGTERM and SIGHUP all end the run
+    like Ctrl-C does, so every `finally` stops its processes."""
 
     def interrupt(signum: int, frame: Optional[FrameType]) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGHUP, interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def run_timed(name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path, timeout: float) -> float:

@@ -190,5 +190,5 @@ def test_the_breakdown_names_the_last_custom_action_and_splits_a_turn_by_its_eve
         "stock": {"title": "stock", "breakdown": {"parse_ms": 11.0}},
     }
     ours, stock = report.breakdown_table(bots).splitlines()[-2:]
-    assert ours == "| ours | 70.0 | 20.0 | 40.0 | 5.0 | 5.0 | 12.0 | 5.0 | 2.0 (action_benefits) | 30.0 (built once: 0.80) |"
+    assert ours == "| ours | 70.0 | 20.0 | 40.0 | 5.0 | 5.0 | 12.0 | 5.0 | 2.0 (action_benefits) | 30.0 / 0.80 |"
     assert stock == "| stock | — | — | — | — | — | 11.0 | — | — (no custom action) | — |"

@@ -173,11 +173,17 @@ OPERATIONS = [
 ]
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
-@pytest.mark.parametrize("method, path, examples", OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS])
+# With the key fixed, GET /api/leads/outbox has no parameter left to make invalid: positive data only.
+WITH_KEY = [
+    pytest.param(method, path, examples, mode, id=f"{mode.value}-{method} {path}")
+    for method, path, examples in OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if not (path.endswith("/outbox") and mode is GenerationMode.NEGATIVE)
+]
+
+
+@pytest.mark.parametrize("method, path, examples, mode", WITH_KEY)
 def test_with_the_key(intake: Intake, check_storage: None, method: str, path: str, examples: int, mode: GenerationMode) -> None:
-    if method == "GET" and path.endswith("/outbox") and mode is GenerationMode.NEGATIVE:
-        pytest.skip("no parameter to make invalid once the key is fixed")
     operation = intake.schema[path][method]
     _run(intake, operation.as_strategy(mode, headers={"X-API-Key": API_KEY}), examples)
 
