@@ -71,7 +71,7 @@ validate: env
 
 test: env redis postgres chromium lint check-data validate model
 	@echo "== program data, eligibility, intake API on SQLite and PostgreSQL, NLU data contract (Python 3.11)"
-	@$(APP_PY) -m pytest -q tests/bot tests/nlu
+	@$(APP_PY) -m pytest -q tests/bot tests/nlu tests/scripts
 	@echo "== program data on Rasa's Python 3.10, NLU components and actions"
 	@$(RASA_PY) -m pytest -q tests/bot/program tests/components tests/actions tests/rasa_addons
 	@echo "== test stories, English and Chinese (fails on any prediction error)"

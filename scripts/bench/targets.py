@@ -86,6 +86,25 @@ def _cpu_note(ours: Any, reference: Any, per: str) -> str:
     return f"server CPU {mine:.1f} vs {theirs:.1f} ms/{per}" if mine is not None and theirs is not None else ""
 
 
+def _production_layout(results: Mapping[str, Any], stock: Mapping[str, Any]) -> List[Verdict]:
+    """The same 20-conversation target for the layout `make run` starts: the gateway and two replicas."""
+    gateway = _get(results, "bots", "ours_gateway")
+    if not gateway:
+        return []
+    p95 = _get(gateway, "load", "c20", "p95_ms")
+    throughput = relative(
+        "throughput, 20 concurrent, gateway + 2 replicas",
+        _get(gateway, "load", "c20", "rate_per_s"),
+        _get(stock, "load", "c20", "rate_per_s"),
+        "msg/s",
+        at_least=3.0,
+        goal="≥ 3× stock",
+    )
+    latency = absolute("p95, 20 concurrent, gateway + 2 replicas", p95, 500.0, "ms", goal="< 500 ms")
+    note = f"our p95 {p95:.0f} ms" if latency.ours is not None else ""
+    return [both("20 concurrent via the gateway, 2 replicas (make run)", "≥ 3× stock, p95 < 500 ms", [throughput, latency], note)]
+
+
 def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
     """The six targets, from a results dict shaped like results/bench.json."""
     ours = _get(results, "bots", "ours") or {}
@@ -134,6 +153,7 @@ def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
             [throughput, latency],
             f"our p95 {p95_20:.0f} ms" if latency.ours is not None else "",
         ),
+        *_production_layout(results, stock),
         relative(
             "start to first answer",
             _get(ours, "startup", "first_answer_s"),
