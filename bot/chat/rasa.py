@@ -86,10 +86,6 @@ class RasaClient:
     def from_env(cls, http: httpx.AsyncClient) -> RasaClient:
         return cls(http, urls_from_env(), os.environ.get("RASA_AUTH_TOKEN", ""))
 
-    @property
-    def urls(self) -> List[str]:
-        return list(self.replicas.urls)
-
     async def _request(self, method: str, path: str, sender: str, **kwargs: Any) -> Any:
         failure = RasaUnavailable("no replica")
         for url in self.replicas.order(sender):
