@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import httpx
 import redis
 from sqlalchemy import create_engine, text
 
 from tests.conftest import ROOT
-from tests.integration.conftest import MODEL, RASA_BIN, TOKEN
+from tests.integration.conftest import TOKEN, _wait, actions_argv, rasa_argv
 
 BASE = int(os.environ.get("TEST_CLUSTER_BASE_PORT", "16400"))
 INTAKE_KEY = "cluster-intake-key"
@@ -34,15 +33,11 @@ class Service:
             self.wait_ready(seconds)
 
     def wait_ready(self, seconds: float = 240) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log.read_text()[-3000:]}")
-            if self.ready_url is None or _answers(self.ready_url):
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"{self.name} not ready after {seconds}s:\n{self.log.read_text()[-3000:]}")
+        assert self.proc is not None
+        if self.ready_url is not None:
+            _wait(self.ready_url, self.proc, self.log, seconds)
+        elif self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited early:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
         """A clean stop (SIGTERM, as a deploy or an operator would): in-flight requests may finish."""
@@ -54,13 +49,6 @@ class Service:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 class Cluster:
@@ -102,16 +90,13 @@ class Cluster:
         )
         self.actions = Service(
             "action server",
-            [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(self.actions_port),
-             "--logging-config-file", "rasa_logging.yml"],
+            actions_argv(self.actions_port),
             env, log("actions"), f"http://127.0.0.1:{self.actions_port}/health",
         )
         self.rasa = [
             Service(
                 f"rasa {port}",
-                [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(port), "--enable-api", "--auth-token", TOKEN,
-                 "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                 "--logging-config-file", "rasa_logging.yml"],
+                rasa_argv(port),
                 env, log(f"rasa-{port}"), f"http://127.0.0.1:{port}/webhooks/health/ready",
             )
             for port in self.rasa_ports

@@ -39,6 +39,17 @@ class Stack:
         return response.json()
 
 
+def rasa_argv(port: int) -> List[str]:
+    """A Rasa server as scripts/run_all.sh starts one (API on, our channels and log filter)."""
+    return [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(port), "--enable-api", "--auth-token", TOKEN,
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--logging-config-file", "rasa_logging.yml"]
+
+
+def actions_argv(port: int) -> List[str]:
+    return [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(port),
+            "--logging-config-file", "rasa_logging.yml"]
+
+
 def _wait(url: str, proc: subprocess.Popen, log: Path, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -76,8 +87,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     try:
         actions_log = logs / "actions.log"
         actions = subprocess.Popen(
-            [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(ACTIONS_PORT),
-             "--logging-config-file", "rasa_logging.yml"],
+            actions_argv(ACTIONS_PORT),
             cwd=ROOT,
             env=env,
             stdout=actions_log.open("w"),
@@ -86,23 +96,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         procs.append(actions)
         rasa_log = logs / "rasa.log"
         rasa = subprocess.Popen(
-            [
-                str(RASA_BIN),
-                "run",
-                "--model",
-                str(MODEL),
-                "--port",
-                str(RASA_PORT),
-                "--enable-api",
-                "--auth-token",
-                TOKEN,
-                "--endpoints",
-                "endpoints.yml",
-                "--credentials",
-                "credentials.yml",
-                "--logging-config-file",
-                "rasa_logging.yml",
-            ],
+            rasa_argv(RASA_PORT),
             cwd=ROOT,
             env=env,
             stdout=rasa_log.open("w"),

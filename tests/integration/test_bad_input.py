@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +32,7 @@ from bot.db import make_engine
 from bot.leads.models import Lead
 from bot.metrics.exporter import sample
 from tests.conftest import ROOT
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, _wait
 
 INTAKE_PORT = int(os.environ.get("TEST_BAD_INPUT_PORT", "18100"))
 CHAT_PORT = int(os.environ.get("TEST_BAD_INPUT_CHAT_PORT", "18101"))
@@ -84,16 +83,7 @@ def serve(port: int, directory: Path, **env: str) -> Iterator[WebApp]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.3)
+        _wait(f"{url}/healthz", proc, log, 60)
         yield WebApp(url, log, database_url)
     finally:
         proc.terminate()

@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from starlette.applications import Starlette
@@ -20,7 +19,7 @@ from starlette.routing import Route
 
 from tests.conftest import ROOT
 from tests.fakes.server import ServerThread, free_port
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, _wait
 from tests.integration.test_screening_e2e import Intake, company_en, question_in
 from tests.integration.test_screening_e2e import intake as intake  # noqa: F401  (a fixture, used by name)
 
@@ -76,16 +75,7 @@ def web_app(stack: Stack, embedding_site, tmp_path_factory) -> Iterator[WebApp]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.3)
+        _wait(f"{url}/healthz", proc, log, 60)
         yield WebApp(url, log)
     finally:
         proc.terminate()
