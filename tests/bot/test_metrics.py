@@ -17,13 +17,13 @@ import redis
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from bot.chat.funnel import Funnel
 from bot.chat.rasa import RasaClient
 from bot.chat.service import ChatService
 from bot.chat.store import LanguageMemory
-from bot.db import get_session, make_engine, upgrade
+from bot.db import make_engine, upgrade
 from bot.leads.delivery import Delivery
 from bot.leads.outbox import Outbox
 from bot.main import create_app
@@ -35,6 +35,7 @@ from bot.telegram.bridge import Bridge
 from bot.telegram.keyboards import PayloadStore
 from tests.bot.leads.conftest import handoff_body, lead_body
 from tests.bot.leads.test_outbox import FakeIntake, make_due
+from tests.bot.sessions import use_sessions
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.server import ServerThread
 
@@ -96,12 +97,8 @@ def client(env: FakeRasa, tmp_path: Path) -> Iterator[TestClient]:
     engine = make_engine(url)
     sessions = sessionmaker(engine, expire_on_commit=False)
 
-    def session_override() -> Iterator[Session]:
-        with sessions() as session:
-            yield session
-
     app = create_app()
-    app.dependency_overrides[get_session] = session_override
+    use_sessions(app, sessions)
     with TestClient(app) as test_client:
         yield test_client
     engine.dispose()

@@ -19,9 +19,10 @@ from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import get_session, make_engine, upgrade
+from bot.db import make_engine, upgrade
 from bot.leads.models import Lead
 from bot.main import create_app
+from tests.bot.sessions import use_sessions
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 API_KEY = "test-intake-key"
@@ -84,11 +85,7 @@ def app() -> FastAPI:
 def client(app: FastAPI, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("INTAKE_API_KEY", API_KEY)
 
-    def session_override() -> Iterator[Session]:
-        with sessions() as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_override
+    use_sessions(app, sessions)
     yield TestClient(app, headers={"X-API-Key": API_KEY})
     app.dependency_overrides.clear()
 

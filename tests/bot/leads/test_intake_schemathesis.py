@@ -38,10 +38,11 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import get_session, make_engine, upgrade
+from bot.db import make_engine, upgrade
 from bot.leads.models import Lead
 from bot.main import create_app
 from tests.bot.leads.conftest import PROFILE, handoff_body, lead_body
+from tests.bot.sessions import use_sessions
 
 API_KEY = "schemathesis-intake-key-5f0c2e9a41d7"  # long and random-looking: a generated header never guesses it
 CHECKS = [
@@ -128,12 +129,8 @@ def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
         engine = make_engine(url)
         sessions = sessionmaker(engine, expire_on_commit=False)
 
-        def session_override() -> Iterator[Session]:
-            with sessions() as session:
-                yield session
-
         app = create_app()
-        app.dependency_overrides[get_session] = session_override
+        use_sessions(app, sessions)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex=r"^/api/leads")
         with TestClient(app) as client:
             yield Intake(schema, client, sessions, Ledger())

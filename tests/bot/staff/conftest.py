@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import get_session
 from bot.leads import service as lead_service
 from bot.leads.models import Lead
 from bot.leads.schemas import IntakeRequest
@@ -22,6 +21,7 @@ from bot.main import create_app
 from bot.staff import service
 from bot.staff.models import ApiToken, AuditEntry, LeadNote, StaffUser
 from tests.bot.leads.conftest import API_KEY, PROFILE, engine, handoff_body, lead_body, sessions  # noqa: F401
+from tests.bot.sessions import use_sessions
 
 TEST_REDIS_DB = os.environ.get("STAFF_TEST_REDIS_DB", "14")
 PASSWORD = "correct horse battery staple"
@@ -65,11 +65,7 @@ def app() -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI, db: sessionmaker[Session]) -> Iterator[TestClient]:
-    def session_override() -> Iterator[Session]:
-        with db() as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_override
+    use_sessions(app, db)
     with TestClient(app) as test_client:
         yield test_client
     app.dependency_overrides.clear()
