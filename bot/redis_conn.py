@@ -6,6 +6,8 @@ Plain Python that runs on Rasa's 3.10 and the app's 3.11: only redis-py and the 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Tuple
 
 import redis
 
@@ -24,3 +26,34 @@ def redis_from_env(**kwargs: object) -> redis.Redis:
     }
     options.update(kwargs)
     return redis.Redis(**options)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ConversationKeys:
+    """Where one conversation lives in Redis: Rasa's stores (rasa_addons) write these, the delivery
+    worker erases them. One definition for both sides."""
+
+    tracker: str  # Rasa's tracker (JSON)
+    lock_queue: str  # conversation lock: tickets in arrival order (rasa_addons.lock_store)
+    lock_leases: str  # ticket -> lease expiry
+    lock_seq: str  # arrival counter
+    turns: str  # message ids of the stored turns (rasa_addons.tracker_store)
+
+    @property
+    def lock(self) -> Tuple[str, str, str]:
+        return (self.lock_queue, self.lock_leases, self.lock_seq)
+
+    @property
+    def all(self) -> Tuple[str, ...]:
+        return (self.tracker, self.lock_queue, self.lock_leases, self.lock_seq, self.turns)
+
+
+def conversation_keys(conversation_id: str, prefix: str = KEY_PREFIX) -> ConversationKeys:
+    lock = f"{prefix}:lock:{conversation_id}"
+    return ConversationKeys(
+        tracker=f"{prefix}:tracker:{conversation_id}",
+        lock_queue=f"{lock}:q",
+        lock_leases=f"{lock}:l",
+        lock_seq=f"{lock}:n",
+        turns=f"{prefix}:turns:{conversation_id}",
+    )

@@ -2,6 +2,10 @@
 
 A turn whose tracker could not be read or saved (see turn_guard) answers an empty list, whatever the
 actions said along the way: the user must not see replies from a turn the assistant will not remember.
+
+A message that carries a `turn_id` in its metadata (the gateway's) is handled once: the conversation
+lock is taken here, and a turn already stored under that id is answered from the tracker (rasa_addons.
+turns); otherwise Rasa's agent handles it under the same lock (the lock is re-entrant in one task).
 """
 
 from __future__ import annotations
@@ -12,17 +16,29 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint
 
-from rasa_addons import speedups, turn_guard
+from rasa_addons import speedups, turn_guard, turns
+from rasa_addons.lock_store import LeasedRedisLockStore
 
 speedups.apply()  # Rasa imports this channel at start-up, before the first message
 
 
-def guarded(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[Any]]:
+def guarded(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]], agent_of: Callable[[], Any] = lambda: None
+) -> Callable[[UserMessage], Awaitable[Any]]:
     async def handle(message: UserMessage) -> Any:
         errors: List[BaseException] = []
         token = turn_guard.turn_errors.set(errors)
         try:
-            return await on_new_message(message)
+            agent = agent_of()
+            turn_id = turns.turn_id_of(message)
+            lock_store = getattr(agent, "lock_store", None)
+            if turn_id is None or not isinstance(lock_store, LeasedRedisLockStore):
+                return await on_new_message(message)
+            message.message_id = turn_id  # the user event carries it: a second send finds the first
+            async with lock_store.lock(message.sender_id):
+                if await turns.replay(agent.tracker_store, message, turn_id):
+                    return None
+                return await on_new_message(message)
         finally:
             turn_guard.turn_errors.reset(token)
             if errors and isinstance(message.output_channel, CollectingOutputChannel):
@@ -40,11 +56,15 @@ class GuardedRestInput(RestInput):
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> GuardedRestInput:
         return cls()
 
+    def __init__(self) -> None:
+        self.app: Any = None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        bp = super().blueprint(guarded(on_new_message))
+        bp = super().blueprint(guarded(on_new_message, lambda: getattr(getattr(self.app, "ctx", None), "agent", None)))
 
         @bp.listener("after_server_start")
         async def install_guard(app: Any, _loop: Any) -> None:
+            self.app = app
             turn_guard.install(getattr(app.ctx, "agent", None))
 
         return bp

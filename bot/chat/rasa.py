@@ -66,8 +66,10 @@ class RasaClient:
     A replica that refuses the connection is skipped for the next. A turn that fails inside Rasa (a 5xx,
     or the REST channel's empty answer, which is what Rasa sends when Redis or the action server failed
     while it handled the message) is undone on the tracker when it was recorded, then tried again after
-    a pause; the caller gets RasaUnavailable only when every attempt failed. A time-out is not retried:
-    Rasa may still be working on that message and would then handle it twice.
+    a pause; so is a message whose connection broke mid-turn (a replica died): it is sent again with the
+    same turn id, and Rasa answers it from the tracker if the dead replica had stored it. The caller
+    gets RasaUnavailable only when every attempt failed. A time-out is not retried: the user has waited
+    long enough, and gets the polite reply at once.
     """
 
     def __init__(
@@ -114,11 +116,14 @@ class RasaClient:
     async def send(self, sender: str, message: str, metadata: Optional[Dict[str, Any]] = None) -> List[Reply]:
         """One user message through the REST channel; the assistant's replies (never silence: see the class)."""
         failure = RasaUnavailable("no reply")
+        # One id for the message, kept on every attempt: Rasa answers a second send of a turn it already
+        # stored from its tracker (rasa_addons.turns), so a reply lost with a dead replica is not a turn
+        # handled twice; and the undo below touches only this message's user event.
+        turn = uuid.uuid4().hex
+        body = {"sender": sender, "message": message, "metadata": {**(metadata or {}), "turn_id": turn}}
         for attempt, pause in enumerate((0.0, *self.retry_delays)):
             if pause:
                 await asyncio.sleep(pause)
-            turn = uuid.uuid4().hex  # marks this attempt's user event, so that only it is ever undone
-            body = {"sender": sender, "message": message, "metadata": {**(metadata or {}), "turn_id": turn}}
             try:
                 replies = parse_replies(await self._request("POST", "/webhooks/rest/webhook", sender, json=body))
             except RasaUnavailable as error:

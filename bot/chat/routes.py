@@ -88,7 +88,8 @@ class Gateway:
     def __init__(self, settings: Optional[ChatSettings] = None) -> None:
         self.settings = settings or ChatSettings.from_env()
         timeout = httpx.Timeout(self.settings.timeout, connect=3.0)
-        self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=50))
+        # Idle connections are dropped before Rasa's own keep-alive (120 s) can close one under a request.
+        self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=50, keepalive_expiry=30))
         self.redis = async_redis_from_env()
         self.service = ChatService(RasaClient.from_env(self.http), LanguageMemory(self.redis))
         self.limiter = RateLimiter(self.redis)

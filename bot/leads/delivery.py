@@ -30,7 +30,7 @@ import redis
 from bot import logs
 from bot.leads.outbox import Job, Outbox
 from bot.metrics import delivery as metrics
-from bot.redis_conn import KEY_PREFIX, redis_from_env
+from bot.redis_conn import KEY_PREFIX, conversation_keys, redis_from_env
 
 logger = logging.getLogger("bot.leads.delivery")
 
@@ -52,8 +52,7 @@ class Delivery:
         self.http = http
         self.intake_url = intake_url.rstrip("/")
         self.headers = {"X-API-Key": api_key}
-        self.tracker_key = f"{tracker_prefix}:tracker:"
-        self.lock_key = f"{tracker_prefix}:lock:"
+        self.tracker_prefix = tracker_prefix
 
     def run(self, stop: threading.Event, idle_wait: float = 1.0) -> None:
         logger.info("delivery worker started (intake %s)", self.intake_url)
@@ -143,13 +142,14 @@ class Delivery:
         metrics.finished(self.outbox, job, "erased")
 
     def _erase_conversation(self, conversation_id: str) -> bool:
-        """Delete the Rasa tracker once Rasa has finished the turn (its lock is gone)."""
+        """Delete the Rasa tracker once Rasa has finished the turn (no ticket left in its lock)."""
+        keys = conversation_keys(conversation_id, self.tracker_prefix)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while self.outbox.redis.exists(self.lock_key + conversation_id):
+        while self.outbox.redis.exists(keys.lock_queue):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)
-        self.outbox.redis.delete(self.tracker_key + conversation_id)
+        self.outbox.redis.delete(keys.tracker, keys.turns, keys.lock_seq)
         return True
 
 

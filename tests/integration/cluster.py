@@ -39,6 +39,22 @@ class Service:
         elif self.proc.poll() is not None:
             raise RuntimeError(f"{self.name} exited early:\n{self.log.read_text()[-3000:]}")
 
+    def kill(self) -> None:
+        """A crash (SIGKILL): nothing is finished or released."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def pause(self) -> None:
+        """Frozen (SIGSTOP): connections are accepted, nothing is answered until `resume`."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """A clean stop (SIGTERM, as a deploy or an operator would): in-flight requests may finish."""
         if self.proc is not None and self.proc.poll() is None:

@@ -11,6 +11,8 @@ once, and no Rasa replica may have kept a conversation in memory.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -21,6 +23,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import httpx
 import pytest
 
+from bot.chat.replicas import Replicas
+from bot.chat.service import transcript
+from bot.redis_conn import conversation_keys
 from tests.integration.cluster import Cluster
 from tests.integration.conftest import TOKEN
 from tests.integration.test_screening_e2e import Answer, company_en, question_in, wait_until
@@ -208,28 +213,111 @@ def test_conversations_and_leads_survive_each_part_stopping_in_turn(cluster: Clu
     assert "Redis unreachable" in (cluster.dir / f"rasa-{cluster.rasa_ports[1]}.log").read_text()
 
 
-def test_one_users_messages_sent_to_both_replicas_at_once_never_interleave(cluster: Cluster) -> None:
-    """Rasa's Redis lock store: a user's messages sent to both replicas at once never interleave."""
+@pytest.fixture
+def cpu_load() -> Iterator[None]:
+    """One core kept busy by another process for the whole test, as on a shared CI machine."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        burner.kill()
+        burner.wait(10)
+
+
+def test_one_users_messages_sent_to_both_replicas_at_once_are_all_kept_in_arrival_order(cluster: Cluster,
+                                                                                         cpu_load: None) -> None:
+    """48 messages of one user, sent to the two replicas alternately, all in flight together: each is
+    answered, stored exactly once, in the order it arrived, and followed by its own answer."""
     sender = f"order-{uuid.uuid4().hex}"
-    questions = [q for q, _ in QUESTIONS] * 3
+    keys = conversation_keys(sender)
+    client = cluster.client()
+    questions = [q for q, _ in QUESTIONS] * 12
+    turn_ids = [f"turn-{i:03d}-{uuid.uuid4().hex[:12]}" for i in range(len(questions))]
+    answers: Dict[int, List[Dict[str, Any]]] = {}
 
     def post(i: int) -> None:
-        time.sleep(i * 0.02)  # arrival order = i
-        url = cluster.rasa_urls[i % 2]
-        response = httpx.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": questions[i]}, timeout=60)
-        assert response.status_code == 200 and response.json()
+        response = httpx.post(f"{cluster.rasa_urls[i % 2]}/webhooks/rest/webhook", timeout=120,
+                              json={"sender": sender, "message": questions[i], "metadata": {"turn_id": turn_ids[i]}})
+        assert response.status_code == 200, response.text
+        answers[i] = response.json()
 
-    with ThreadPoolExecutor(len(questions)) as pool:
-        list(pool.map(post, range(len(questions))))
+    def arrived(count: int, thread: threading.Thread) -> Callable[[], bool]:
+        return lambda: int(client.get(keys.lock_seq) or 0) >= count or not thread.is_alive()
+
+    threads = []
+    for i in range(len(questions)):
+        thread = threading.Thread(target=post, args=(i,))
+        thread.start()
+        threads.append(thread)
+        # The next message goes out once this one has its place in the conversation's queue: the
+        # arrival order is then known, and the messages still overlap (most wait in the queue).
+        wait_until(arrived(i + 1, thread), 30, f"message {i} to arrive")
+    for thread in threads:
+        thread.join(180)
+    assert sorted(answers) == list(range(len(questions))) and all(answers.values()), "a message got no reply"
+
     events = httpx.get(f"{cluster.rasa_urls[0]}/conversations/{sender}/tracker", params={"token": TOKEN},
                        timeout=10).json()["events"]
     turns: List[List[str]] = []
+    stored_ids: List[str] = []
     for event in events:
         if event["event"] == "user":
             turns.append([event["text"]])
+            stored_ids.append(event["message_id"])
         elif event["event"] == "bot" and turns:
             turns[-1].append(event["text"])
-    assert len(turns) == len(questions)
-    for turn in turns:  # each question is followed by its own answer before the next question
+    assert stored_ids == turn_ids  # every message exactly once, in arrival order
+    for i, turn in enumerate(turns):  # each question is followed by its own answer before the next question
         expected = dict(QUESTIONS)[turn[0]]
         assert any(expected in text for text in turn[1:]), turn
+        assert [r["text"] for r in answers[i]] == turn[1:]  # and the user was told what was stored
+
+
+def test_a_replica_killed_mid_turn_delays_its_user_by_seconds(cluster: Cluster) -> None:
+    """A replica dies (SIGKILL) while it holds a user's turn: the gateway sends the message to the other
+    replica, which takes over as soon as the dead replica's lease lapses; the user's answer comes within
+    10 s of the kill, and the conversation goes on where it was."""
+    session = uuid.uuid4().hex
+    sender = f"web-{session}"
+    home = Replicas(cluster.rasa_urls).order(sender)[0]
+    victim = cluster.rasa[cluster.rasa_urls.index(home)]
+    keys = conversation_keys(sender)
+    client = cluster.client()
+    http = httpx.Client(timeout=60)
+
+    def say(message: str) -> List[Dict[str, Any]]:
+        response = http.post(f"{cluster.gateway_url}/api/chat", json={"session_id": session, "message": message})
+        assert response.status_code == 200, response.text
+        return response.json()["messages"]
+
+    assert "Guangzhou" in "".join(m["text"] for m in say("what is the city partner program?"))
+    result: Dict[str, Any] = {}
+
+    def ask() -> None:
+        result["messages"] = say("what are the benefits?")
+        result["at"] = time.monotonic()
+
+    cluster.actions.pause()  # the turn now waits inside the replica for its custom action
+    try:
+        asking = threading.Thread(target=ask)
+        asking.start()
+        wait_until(lambda: client.exists(keys.lock_queue), 30, "the turn to start on its replica")
+        time.sleep(0.5)  # well inside the turn: the replica holds the lock and waits for the action
+        victim.kill()
+        killed_at = time.monotonic()
+        assert client.zcard(keys.lock_queue) >= 1, "the kill did not land mid-turn"
+    finally:
+        cluster.actions.resume()
+    asking.join(60)
+    waited = result["at"] - killed_at
+    print(f"\nkill -> answer: {waited:.2f} s (lease {cluster.env.get('LOCK_LEASE_SECONDS', '4')} s)")
+    assert "Canton Fair" in "".join(m["text"] for m in result["messages"])
+    assert waited < 10, f"the user waited {waited:.1f} s after the replica died"
+
+    # The conversation goes on (on the surviving replica), with the question stored once.
+    assert "城市梦想家" in "".join(m["text"] for m in say("城市合伙人有哪些类别？"))
+    victim.start()
+    events = httpx.get(f"{cluster.rasa_urls[0]}/conversations/{sender}/tracker", params={"token": TOKEN},
+                       timeout=10).json()["events"]
+    shown = [item.text for item in transcript(events, "en") if item.sender == "user"]
+    assert shown == ["what is the city partner program?", "what are the benefits?", "城市合伙人有哪些类别？"], shown

@@ -59,7 +59,8 @@ def test_an_empty_answer_is_undone_on_the_tracker_and_tried_again(two) -> None:
     events = a.events["web-flaky"]
     assert [e["event"] for e in events] == ["user", "rewind", "action", "user", "bot"]
     assert events[2]["name"] == "action_listen"
-    assert events[0]["metadata"]["turn_id"] != events[3]["metadata"]["turn_id"]
+    # The message keeps its id on every attempt: Rasa answers a second send of a stored turn from its tracker.
+    assert events[0]["metadata"]["turn_id"] == events[3]["metadata"]["turn_id"]
     # What the user sees afterwards holds the question once.
     assert [(i.sender, i.text) for i in transcript(events, "en")] == [("user", "what are the benefits?"), ("bot", "answer")]
 

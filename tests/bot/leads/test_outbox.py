@@ -18,6 +18,7 @@ import redis
 
 from bot.leads.delivery import Delivery, backoff
 from bot.leads.outbox import Outbox
+from bot.redis_conn import conversation_keys
 
 REDIS_DB = int(os.environ.get("TEST_OUTBOX_REDIS_DB", "13"))
 
@@ -144,26 +145,28 @@ def test_erasure_drops_queued_leads_deletes_stored_ones_and_the_conversation(out
     delivery.deliver_due()
     queued = outbox.put("handoff", "c1", body())
     other = outbox.put("lead", "c2", body("c2"))
-    tracker_key = delivery.tracker_key + "c1"
+    keys = conversation_keys("c1", delivery.tracker_prefix)
+    tracker_key = keys.tracker
     outbox.redis.set(tracker_key, "{}")
+    outbox.redis.zadd(keys.turns, {"m1": 1})
     erase = outbox.erase("c1")
     assert queued.id not in {j.id for j in outbox.pending()}
     delivery.deliver_due()
     assert outbox.wait_result(erase.id, 1) == {"deleted": 1}
     assert stored.id not in intake.stored and other.id in intake.stored
-    assert not outbox.redis.exists(tracker_key)
+    assert not outbox.redis.exists(tracker_key) and not outbox.redis.exists(keys.turns)
 
 
 def test_the_conversation_is_erased_only_after_rasa_released_it(outbox: Outbox, delivery: Delivery) -> None:
-    lock_key = delivery.lock_key + "c1"
-    outbox.redis.set(lock_key, "held")
-    outbox.redis.set(delivery.tracker_key + "c1", "{}")
+    keys = conversation_keys("c1", delivery.tracker_prefix)
+    outbox.redis.zadd(keys.lock_queue, {"ticket": 1})
+    outbox.redis.set(keys.tracker, "{}")
     outbox.erase("c1")
-    releaser = threading.Timer(0.5, lambda: outbox.redis.delete(lock_key))
+    releaser = threading.Timer(0.5, lambda: outbox.redis.delete(keys.lock_queue))
     releaser.start()
     delivery.deliver_due()
     releaser.join()
-    assert not outbox.redis.exists(delivery.tracker_key + "c1")
+    assert not outbox.redis.exists(keys.tracker)
 
 
 def test_a_lead_erased_while_queued_is_never_sent(outbox: Outbox, delivery: Delivery, intake: FakeIntake) -> None:
