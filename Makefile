@@ -2,21 +2,19 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Configuration: safe defaults from .env.example, overridden by a git-ignored .env.
-include .env.example
--include .env
-export
-
 export PYTHONPATH := $(CURDIR)
 RASA_PY   := .venv-rasa/bin/python
 APP_PY    := .venv-app/bin/python
 UV        := bash scripts/uv.sh
 TEST_REDIS_DB ?= 15
+# Configuration: .env.example's development defaults, then a git-ignored .env, read with dotenv's rules
+# (a secret holding `$` or `#` arrives unchanged); a variable already in the environment wins.
+WITH_ENV  := $(APP_PY) -m scripts.env --
 
 .PHONY: help run test eval bench lint env lock model redis postgres chromium clean check-data validate
 
 help:
-	@echo "make run    - set up, train if needed, start Redis, Rasa :$(RASA_PORT), actions :$(ACTIONS_PORT), web app :$(APP_PORT)"
+	@echo "make run    - set up, train if needed, start Redis, the Rasa replicas, the action server and the web app"
 	@echo "make test   - everything CI runs: lint, data validation, unit, story and integration tests"
 	@echo "make eval   - intent/entity F1 per language on the held-out set, plus test-story accuracy"
 	@echo "make bench  - this assistant side by side with a stock 'rasa init' bot: results/bench.{md,json,png} (~20 min)"
@@ -43,54 +41,55 @@ lock:
 	$(UV) pip compile -q requirements/app.in --python-version 3.11 -o requirements/app.lock.txt
 
 # --- services and model --------------------------------------------------------------------
-redis:
-	@bash scripts/ensure_redis.sh
+redis: env
+	@$(WITH_ENV) bash scripts/ensure_redis.sh
 
-postgres:
-	@bash scripts/ensure_postgres.sh
+postgres: env
+	@$(WITH_ENV) bash scripts/ensure_postgres.sh
 
 # Browser tests of the staff console drive Debian's Chromium (installed when missing and run as root).
 chromium:
 	@bash scripts/ensure_chromium.sh >/dev/null
 
 check-data: env
-	@$(RASA_PY) -m bot.program.check
+	@$(RASA_PY) -m bot.shared.program.check
 
 model: env check-data
 	@bash scripts/train_if_changed.sh
 
 run: env redis model
-	@bash scripts/run_all.sh
+	@$(WITH_ENV) bash scripts/run_all.sh
 
 # --- quality -------------------------------------------------------------------------------
 lint: env
 	@$(APP_PY) -m ruff check bot actions components rasa_addons scripts tests
+	@.venv-app/bin/lint-imports --no-cache | grep -E "^Contracts:|BROKEN|->" ; exit $${PIPESTATUS[0]}
 
 validate: env
 	@.venv-rasa/bin/rasa data validate --data nlu stories --domain domain.yml --config config.yml --fail-on-warnings 2>&1 | grep -Ev "Deprecat|declare_namespace|pkg_resources|xla_computation|escape sequence|replace\(|Downloads a file" ; exit $${PIPESTATUS[0]}
 
 test: env redis postgres chromium lint check-data validate model
 	@echo "== program data, eligibility, intake API on SQLite and PostgreSQL, NLU data contract (Python 3.11)"
-	@$(APP_PY) -m pytest -q tests/bot tests/nlu tests/scripts
-	@echo "== program data on Rasa's Python 3.10, NLU components and actions"
-	@$(RASA_PY) -m pytest -q tests/bot/program tests/components tests/actions tests/rasa_addons
+	@$(WITH_ENV) $(APP_PY) -m pytest -q tests/bot tests/nlu tests/scripts
+	@echo "== bot.shared (program data, screening, intake contract, outbox, ...) on Rasa's Python 3.10, NLU components, actions"
+	@$(WITH_ENV) $(RASA_PY) -m pytest -q tests/bot/shared tests/components tests/actions tests/rasa_addons
 	@echo "== test stories, English and Chinese (fails on any prediction error)"
 	@mkdir -p results
-	@.venv-rasa/bin/rasa test core --model models/current.tar.gz --stories tests/stories \
+	@$(WITH_ENV) .venv-rasa/bin/rasa test core --model models/current.tar.gz --stories tests/stories \
 	  --fail-on-prediction-errors --out results/stories >/dev/null 2>results/stories.log \
 	  || { tail -40 results/stories.log; cat results/stories/failed_test_stories.yml 2>/dev/null; exit 1; }
 	@echo "test stories: all passed"
 	@echo "== integration: real Rasa server, action server and Redis over the REST webhook"
-	@REDIS_DB=$(TEST_REDIS_DB) $(APP_PY) -m pytest -q tests/integration
+	@REDIS_DB=$(TEST_REDIS_DB) $(WITH_ENV) $(APP_PY) -m pytest -q tests/integration
 
 eval: env model
 	@mkdir -p results
-	@$(RASA_PY) tests/eval/run_eval.py --model models/current.tar.gz
+	@$(WITH_ENV) $(RASA_PY) tests/eval/run_eval.py --model models/current.tar.gz
 
 # Side by side with a stock `rasa init` bot (build/bench/stock), on its own ports and Redis DB 12 so the
 # test suite can run meanwhile. Options: make bench BENCH_ARGS="--quick" (see python -m scripts.bench --help).
 bench: env redis model
-	@$(APP_PY) -m scripts.bench $(BENCH_ARGS)
+	@$(WITH_ENV) $(APP_PY) -m scripts.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf results var .pytest_cache .ruff_cache

@@ -4,9 +4,9 @@ The program data is validated when the action server starts: a broken file stops
 loudly, instead of surfacing as a wrong answer later.
 """
 
-from bot import logs
-from bot.program import default_store
-from bot.program.screening_data import default_screening
+from bot.shared import logs
+from bot.shared.program import default_store
+from bot.shared.program.screening_data import default_screening
 
 logs.install()  # emails and phone numbers never reach the action server's log in clear
 default_store.load()

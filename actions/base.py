@@ -11,10 +11,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.funnel import record, record_unanswered
-from bot.program import CATEGORY_KEYS, default_store
-from bot.program.answers import Answer, Composer, unknown_topics
-from bot.program.contact import StaffContact
-from bot.program.language import detect_language
+from bot.shared.program import CATEGORY_KEYS, default_store
+from bot.shared.program.answers import Answer, Composer, unknown_topics
+from bot.shared.program.contact import StaffContact
+from bot.shared.program.knowledge import TOPIC_INTENT, Knowledge
+from bot.shared.program.language import detect_language
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,22 @@ def category_in_message(tracker: Tracker) -> Optional[str]:
         if entity.get("entity") == "partner_category" and entity.get("value") in CATEGORY_KEYS:
             return entity["value"]
     return None
+
+
+def topic_of(tracker: Tracker) -> Optional[str]:
+    """The program topic asked: a button's `topic` entity, else the NLU's pick (components/linear_intents.py)."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "topic" and isinstance(entity.get("value"), str):
+            return entity["value"]
+    if (tracker.latest_message.get("intent") or {}).get("name") != TOPIC_INTENT:
+        return None
+    name = (tracker.latest_message.get("topic") or {}).get("name")
+    return name if isinstance(name, str) else None
+
+
+def topic_ranking(tracker: Tracker) -> List[Dict[str, Any]]:
+    """The NLU's likeliest topics, best first ([{name, confidence}]), for asking back."""
+    return list((tracker.latest_message.get("topic") or {}).get("ranking") or [])
 
 
 def category_for_question(tracker: Tracker) -> Optional[str]:
@@ -59,16 +76,23 @@ class AnswerAction(Action):
     def name(self) -> str:
         return self.action_name
 
+    @staticmethod
+    def knowledge() -> Knowledge:
+        return default_store.current()
+
+    def checks_unknowns_for(self, tracker: Tracker, topic: Optional[str]) -> bool:
+        return self.checks_unknowns
+
     def build(self, composer: Composer, tracker: Tracker) -> Answer:
         raise NotImplementedError
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         language = language_of(tracker)
         contact = StaffContact.from_env()
-        knowledge = default_store.current()
+        knowledge = self.knowledge()
         composer = Composer(knowledge, language, contact)
         answer = None
-        if self.checks_unknowns:
+        if self.checks_unknowns_for(tracker, topic_of(tracker)):
             topics = unknown_topics(knowledge, tracker.latest_message.get("text") or "", contact)
             if topics:
                 answer = composer.unknown(topics)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rasa_sdk import Tracker
 
-from actions.base import AnswerAction
-from bot.program.answers import Answer, Composer
+from actions.base import AnswerAction, topic_ranking
+from bot.shared.program.answers import Answer, Composer
 
 
 class ActionGreet(AnswerAction):
@@ -59,7 +59,7 @@ class ActionClarify(AnswerAction):
     checks_unknowns = True
 
     def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.clarify(tracker.latest_message.get("intent_ranking") or [])
+        return composer.clarify(tracker.latest_message.get("intent_ranking") or [], topic_ranking(tracker))
 
 
 class ActionAffirm(AnswerAction):

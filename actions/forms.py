@@ -1,6 +1,6 @@
 """The screening and hand-off forms in Rasa: reading answers, asking questions, and what ends them.
 
-The decisions (which question, how an answer reads, what to show) live in bot/program/screening.py;
+The decisions (which question, how an answer reads, what to show) live in bot/shared/program/screening.py;
 this module connects them to Rasa's form loop. Each form has one validation action that reads the
 latest message itself (every form slot has a `custom` mapping), so it can tell an answer from a
 question asked mid-form: for a question it returns no events, Rasa's form rejects, a rule answers the
@@ -20,13 +20,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import language_of
+from actions.base import language_of, topic_of
 from actions.funnel import record
-from bot.program import default_store
-from bot.program.answers import Composer, Reply
-from bot.program.contact import StaffContact
-from bot.program.screening import FORM_SLOTS, Screening
-from bot.program.screening_data import QUESTIONS, default_screening
+from bot.shared.program import default_store
+from bot.shared.program.answers import Composer, Reply
+from bot.shared.program.contact import StaffContact
+from bot.shared.program.knowledge import TOPIC_INTENT
+from bot.shared.program.screening import Screening, form_slots
+from bot.shared.program.screening_data import default_screening
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +35,8 @@ FORMS = ("screening_form", "handoff_form")
 # Intents that end or leave a form whatever is being asked (rules in stories/forms.yml take them).
 CONTROL_INTENTS = ("stop", "goodbye", "request_human", "request_data_deletion")
 # Questions about the program: answered mid-form when the message reads as a question.
-QUESTION_INTENTS = (
-    "ask_capabilities", "ask_program_overview", "ask_categories", "ask_eligibility", "ask_benefits",
-    "ask_category_info", "ask_recommendation", "ask_application_process", "ask_existing_partners",
-    "ask_guangzhou_industries", "bot_challenge", "out_of_scope", "apply",
-)
+# (A program topic interrupts when topics.yml says it may: `interrupts_screening`.)
+QUESTION_INTENTS = (TOPIC_INTENT, "ask_capabilities", "ask_recommendation", "bot_challenge", "out_of_scope", "apply")
 INTERRUPTING_INTENTS = CONTROL_INTENTS + QUESTION_INTENTS
 CONTROL_CONFIDENCE = 0.7
 QUESTION_CONFIDENCE = 0.5
@@ -57,7 +55,7 @@ def screening() -> Screening:
 
 
 def answers_of(tracker: Tracker) -> Dict[str, Any]:
-    return {slot: tracker.get_slot(slot) for slot in FORM_SLOTS}
+    return {slot: tracker.get_slot(slot) for slot in form_slots()}
 
 
 def choice_of(message: Dict[str, Any]) -> Optional[str]:
@@ -81,7 +79,7 @@ def fresh_input(tracker: Tracker) -> bool:
 
 def clear_form(extra: Optional[Dict[str, Any]] = None) -> List[EventType]:
     """Forget every answer (after sending, refusing or stopping): the next screening starts clean."""
-    events = [SlotSet(slot, None) for slot in FORM_SLOTS]
+    events = [SlotSet(slot, None) for slot in form_slots()]
     events += [SlotSet("form_state", None), SlotSet("requested_slot", None)]
     return events + [SlotSet(k, v) for k, v in (extra or {}).items()]
 
@@ -111,7 +109,7 @@ class ValidateForm(Action):
         state: Dict[str, Any] = dict(tracker.get_slot("form_state") or {})
         asked = tracker.get_slot("requested_slot")
         events: List[EventType] = [SlotSet("language", language)]
-        if asked in QUESTIONS and fresh_input(tracker):
+        if asked in s.questions and fresh_input(tracker):
             updates = self.read(s, dispatcher, tracker, asked, answers, state, language)
             if updates is None:
                 return []  # not an answer: the form rejects, a rule takes the message, the form asks again
@@ -131,21 +129,25 @@ class ValidateForm(Action):
         intent = (message.get("intent") or {}).get("name")
         confidence = float((message.get("intent") or {}).get("confidence") or 0.0)
         reading = s.read(asked, text, choice, intent)
-        if choice is None and self.interrupts(asked, text, intent, confidence, reading.ok):
+        topic = default_store.current().topics.get(topic_of(tracker) or "")
+        if intent == TOPIC_INTENT and topic is not None and not topic.interrupts_screening:
+            intent = None  # this topic is not taken up mid-form: the message is read as an answer
+        if choice is None and self.interrupts(s.answers_no(asked), text, intent, confidence, reading.ok):
             return None
         updates: Dict[str, Any] = {}
         failures = state.setdefault("failures", {})
         if reading.ok:
             failures.pop(asked, None)
-            if asked == "confirmed" and str(reading.value).startswith("edit"):
+            kind = s.questions[asked].kind
+            if kind == "confirm" and str(reading.value).startswith("edit"):
                 target = str(reading.value).partition(":")[2]
                 state["editing"] = not target
-                if target in QUESTIONS:
+                if target in s.questions:
                     updates[target] = None  # asked again next
             else:
                 updates[asked] = reading.value
                 state.pop("editing", None)
-                if asked == "consent" and reading.value is True:
+                if kind == "consent" and reading.value is True:
                     state["consent_at"] = time.time()
         unasked = s.unasked_answers(text, asked, {**answers, **updates}) if choice is None else {}
         for key, value in unasked.items():
@@ -165,11 +167,11 @@ class ValidateForm(Action):
         return updates
 
     @staticmethod
-    def interrupts(asked: str, text: str, intent: Optional[str], confidence: float, understood: bool) -> bool:
+    def interrupts(no_is_an_answer: bool, text: str, intent: Optional[str], confidence: float, understood: bool) -> bool:
         """Whether the message is a question or a request to leave rather than an answer."""
         if intent in CONTROL_INTENTS and confidence >= CONTROL_CONFIDENCE:
             # "No" to the consent question is an answer, not a wish to stop.
-            return not (understood and asked in ("consent", "handoff_wanted", "phone", "confirmed"))
+            return not (understood and no_is_an_answer)
         if intent in QUESTION_INTENTS and confidence >= QUESTION_CONFIDENCE:
             return bool(_QUESTION.search(text)) or not understood
         return False
@@ -212,7 +214,7 @@ class AskQuestion(Action):
         language = language_of(tracker)
         answers = answers_of(tracker)
         state = tracker.get_slot("form_state") or {}
-        if self.question == "confirmed" and state.get("editing"):
+        if s.questions[self.question].kind == "confirm" and state.get("editing"):
             form = "handoff_form" if tracker.active_loop.get("name") == "handoff_form" else "screening_form"
             send(dispatcher, s.edit_prompt(answers, language, form))
         else:
@@ -220,7 +222,7 @@ class AskQuestion(Action):
         return []
 
 
-# One asking action per question, named as Rasa's forms look them up.
-for _question in (q for q in QUESTIONS if q != "person_name"):  # person_name is wording, not a slot
+# One asking action per question of screening.yml, named as Rasa's forms look them up (action_ask_<slot>).
+for _question in default_screening().questions:
     _name = "AskQuestion_" + _question
     globals()[_name] = type(_name, (AskQuestion,), {"question": _question})

@@ -8,8 +8,8 @@ from typing import Optional
 import redis
 from rasa_sdk import Tracker
 
-from bot.chat.funnel import Funnel
-from bot.redis_conn import redis_from_env
+from bot.shared.funnel import Funnel
+from bot.shared.redis_conn import redis_from_env
 
 logger = logging.getLogger(__name__)
 _funnel: Optional[Funnel] = None

@@ -7,11 +7,8 @@ worker does the rest. Only when Redis itself is down does the action post direct
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import time
-from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 import redis
@@ -23,71 +20,23 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import language_of
 from actions.forms import answers_of, clear_form, contact_text, screening
 from actions.funnel import record
-from bot.leads.outbox import Outbox
-from bot.program.screening import Screening
-from bot.redis_conn import redis_from_env
+from bot.shared.config import env_str
+from bot.shared.outbox import Outbox
+from bot.shared.program import handover
+from bot.shared.program.screening import Screening
+from bot.shared.redis_conn import redis_from_env
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_PREFIXES = {"web-": "web", "telegram-": "telegram"}  # sender ids the web gateway and the bridge use
-MAX_TURNS, MAX_TURN_CHARS = 300, 4000  # the intake's transcript limits
 DIRECT_POST_TIMEOUT = 3.0
 ERASURE_WAIT_SECONDS = 4.0
 
 
-def channel_of(tracker: Tracker) -> str:
-    for prefix, channel in CHANNEL_PREFIXES.items():
-        if tracker.sender_id.startswith(prefix):
-            return channel
-    return tracker.get_latest_input_channel() or "rest"
-
-
-def transcript(tracker: Tracker, s: Screening, language: str) -> List[Dict[str, Any]]:
-    """The conversation as the staff console shows it; a pressed button appears as its title."""
-    turns = []
-    for event in tracker.events:
-        if event.get("event") not in ("user", "bot") or not event.get("text"):
-            continue
-        text = event["text"]
-        if event["event"] == "user" and text.startswith("/"):
-            text = _button_title(text, s, language)
-        turns.append({"sender": event["event"], "text": text[:MAX_TURN_CHARS], "timestamp": float(event.get("timestamp") or 0)})
-    return turns[-MAX_TURNS:]
-
-
-def _button_title(payload: str, s: Screening, language: str) -> str:
-    _, _, entities = payload.partition("{")
-    try:
-        choice = json.loads("{" + entities).get("choice", "") if entities else ""
-    except ValueError:
-        return payload
-    for options in s.rules.options.values():
-        if choice in options:
-            return options[choice].get(language)
-    for band in s.rules.employee_bands:
-        if band.key == choice:
-            return band.label.get(language)
-    words = {"yes": "button_yes", "no": "button_no", "send": "button_send", "edit": "button_edit",
-             "cancel": "button_cancel", "skip": "button_skip"}
-    return s.data.message(words[choice], language) if choice in words else payload
-
-
-def intake_body(kind: str, tracker: Tracker, s: Screening, answers: Dict[str, Any], language: str) -> Dict[str, Any]:
+def lead_body(kind: str, tracker: Tracker, s: Screening, answers: Dict[str, Any], language: str) -> Dict[str, Any]:
+    """The intake body for this conversation's lead or hand-off (bot.shared.program.handover)."""
     state = tracker.get_slot("form_state") or {}
-    consent_at = datetime.fromtimestamp(float(state.get("consent_at") or time.time()), tz=timezone.utc)
-    person = answers.get("contact_person") or answers.get("org_name")
-    profile = s.profile_data(answers) if s.profile_complete(answers) else None
-    return {
-        "kind": kind,
-        "conversation_id": tracker.sender_id,
-        "channel": channel_of(tracker),
-        "language": language,
-        "profile": profile,
-        "contact": {"person": person, "email": answers.get("email"), "phone": answers.get("phone") or None},
-        "consent": {"given": True, "notice_version": s.data.notice.version, "given_at": consent_at.isoformat()},
-        "transcript": transcript(tracker, s, language),
-        "note": answers.get("handoff_note") if kind == "handoff" else None,
-    }
+    return handover.lead_body(s, kind=kind, conversation_id=tracker.sender_id, language=language, answers=answers,
+                              consent_at=state.get("consent_at"), events=tracker.events)
 
 
 def hand_over(kind: str, conversation_id: str, body: Dict[str, Any]) -> Optional[str]:
@@ -110,8 +59,8 @@ def hand_over(kind: str, conversation_id: str, body: Dict[str, Any]) -> Optional
 
 def intake_request(method: str, **kwargs: Any) -> requests.Response:
     """A direct call to /api/leads with the intake key and a short timeout (only when the outbox is down)."""
-    headers = {"X-API-Key": os.environ.get("INTAKE_API_KEY", ""), **kwargs.pop("headers", {})}
-    url = f"{os.environ.get('INTAKE_URL', 'http://127.0.0.1:8000')}/api/leads"
+    headers = {"X-API-Key": env_str("INTAKE_API_KEY"), **kwargs.pop("headers", {})}
+    url = f"{env_str('INTAKE_URL', 'http://127.0.0.1:8000')}/api/leads"
     return requests.request(method, url, headers=headers, timeout=DIRECT_POST_TIMEOUT, **kwargs)
 
 
@@ -135,11 +84,12 @@ class ActionHandoffSubmit(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         answers = answers_of(tracker)
-        if answers.get("handoff_wanted") is False:
+        s = screening()
+        if s.handoff_wanted(answers) is False:
             language = language_of(tracker)
-            dispatcher.utter_message(text=screening().data.message("handoff_declined", language,
-                                                                   contact=contact_text(language)))
-            return [SlotSet("handoff_wanted", None), SlotSet("handoff_note", None), SlotSet("requested_slot", None)]
+            dispatcher.utter_message(text=s.data.message("handoff_declined", language, contact=contact_text(language)))
+            asked = [SlotSet(q.name, None) for q in s.questions.values() if q.stage == "handoff"]
+            return asked + [SlotSet("requested_slot", None)]
         return await submit("handoff", dispatcher, tracker)
 
 
@@ -148,21 +98,22 @@ async def submit(kind: str, dispatcher: CollectingDispatcher, tracker: Tracker) 
     language = language_of(tracker)
     answers = answers_of(tracker)
     message = s.data.message
-    if answers.get("consent") is False:
+    if s.consent(answers) is False:
         dispatcher.utter_message(text=message("consent_refused", language, contact=contact_text(language)))
         return clear_form()
-    if answers.get("confirmed") == "cancel":
+    if s.confirmation(answers) == "cancel":
         dispatcher.utter_message(text=message("cancelled", language))
         return clear_form()
     if kind == "lead" and not (s.profile_complete(answers) and s.assessment(answers).qualified):
         return clear_form()  # the assessment, already shown, said why; no contact details were taken
-    if answers.get("confirmed") != "send" or answers.get("consent") is not True:
+    if s.confirmation(answers) != "send" or s.consent(answers) is not True:
         return clear_form()
-    body = intake_body(kind, tracker, s, answers, language)
+    body = lead_body(kind, tracker, s, answers, language)
     job_id = await asyncio.to_thread(hand_over, kind, tracker.sender_id, body)
     if job_id is None:
         dispatcher.utter_message(text=message("submit_failed", language, contact=contact_text(language)))
-        return [SlotSet("confirmed", None), SlotSet("requested_slot", None)]  # answers kept for a retry
+        confirm = s.data.of_kind("confirm")
+        return [SlotSet(confirm.name if confirm else "confirmed", None), SlotSet("requested_slot", None)]  # kept for a retry
     logger.info("%s handed over as %s (channel %s)", kind, job_id, body["channel"])
     key = "submitted" if kind == "lead" else "handoff_submitted"
     dispatcher.utter_message(text=message(key, language, reference=reference(job_id)))

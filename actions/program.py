@@ -1,49 +1,29 @@
-"""Answers to questions about the program, its categories and Guangzhou."""
+"""Answers to questions about the program: one action for every topic in topics.yml."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from rasa_sdk import Tracker
 
-from actions.base import AnswerAction, category_for_question, category_in_message
-from bot.program.answers import Answer, Composer
+from actions.base import AnswerAction, category_for_question, category_in_message, topic_of, topic_ranking
+from bot.shared.program.answers import Answer, Composer
 
 
-class ActionProgramOverview(AnswerAction):
-    action_name = "action_program_overview"
-    checks_unknowns = True
+class ActionAnswerTopic(AnswerAction):
+    """`ask_program/<topic>` (typed) or `/ask_program{"topic": ...}` (a button): the topic's answer."""
 
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.overview()
+    action_name = "action_answer_topic"
 
-
-class ActionCategories(AnswerAction):
-    action_name = "action_categories"
+    def checks_unknowns_for(self, tracker: Tracker, topic: Optional[str]) -> bool:
+        knowledge = self.knowledge()
+        return topic is not None and topic in knowledge.topics and knowledge.topics[topic].checks_unknowns
 
     def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.categories()
-
-
-class ActionCategoryInfo(AnswerAction):
-    action_name = "action_category_info"
-
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.category_info(category_for_question(tracker))
-
-
-class ActionEligibility(AnswerAction):
-    action_name = "action_eligibility"
-    checks_unknowns = True
-
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.eligibility(category_for_question(tracker))
-
-
-class ActionBenefits(AnswerAction):
-    action_name = "action_benefits"
-    checks_unknowns = True
-
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.benefits(category_for_question(tracker))
+        topic = topic_of(tracker)
+        if topic not in composer.kb.topics:  # a stale button or a removed topic: ask back rather than guess
+            return composer.clarify(tracker.latest_message.get("intent_ranking") or [], topic_ranking(tracker))
+        return composer.topic(topic, category_for_question(tracker))
 
 
 class ActionInform(AnswerAction):
@@ -56,27 +36,3 @@ class ActionInform(AnswerAction):
         if category is None:
             return composer.recommendation()
         return composer.about_category(category, tracker.get_slot("topic"))
-
-
-class ActionApplicationProcess(AnswerAction):
-    action_name = "action_application_process"
-    checks_unknowns = True
-
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.application_process()
-
-
-class ActionExistingPartners(AnswerAction):
-    action_name = "action_existing_partners"
-    checks_unknowns = True
-
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.progress()
-
-
-class ActionGuangzhouIndustries(AnswerAction):
-    action_name = "action_guangzhou_industries"
-    checks_unknowns = True
-
-    def build(self, composer: Composer, tracker: Tracker) -> Answer:
-        return composer.guangzhou()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rasa_sdk import Tracker
 
 from actions.base import AnswerAction
-from bot.program.answers import Answer, Composer
+from bot.shared.program.answers import Answer, Composer
 
 
 class ActionRequestHuman(AnswerAction):

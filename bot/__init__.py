@@ -1,5 +1,8 @@
 """Guangzhou City Partner assistant: everything outside Rasa.
 
-Sub-packages are split by domain (program, leads, staff, chat, telegram). `bot.program` is
-plain Python that runs on both interpreters (Rasa's 3.10 and the app's 3.11).
+`bot.shared` is what both runtimes import (the action server on Rasa's Python 3.10 and the web app on
+3.11): program knowledge, screening, eligibility, the intake contract, the outbox, logging filters.
+Beside it, one package per domain of the web app (chat, leads, staff, web, telegram, metrics, health),
+each with its routes, service and models; they import `bot.shared`, never the other way round, and
+`actions/` imports only `bot.shared`. `make lint` enforces both (import-linter).
 """

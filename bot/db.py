@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +20,8 @@ from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from bot.settings import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -53,7 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def database_url() -> str:
     """DATABASE_URL, or a SQLite file under var/ at the repository root (created on first use)."""
-    url = (os.environ.get("DATABASE_URL") or "").strip()
+    url = settings().database_url.strip()
     if url:
         return url
     DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from bot import errors, logs
+from bot import errors
 from bot.chat.routes import router as chat_router
 from bot.health.routes import router as health_router
 from bot.leads.routes import router as leads_router
 from bot.metrics.exporter import router as metrics_router
-from bot.program import default_store
-from bot.program.eligibility import default_rules
-from bot.program.routes import router as program_router
+from bot.settings import ConfigError, settings
+from bot.shared import logs
+from bot.shared.program import default_store
+from bot.shared.program.eligibility import default_rules
 from bot.staff.app import install as install_staff
+from bot.web.program_api import router as program_router
 from bot.web.routes import router as web_router
 
 
 def create_app() -> FastAPI:
     logs.install()  # before anything logs: emails and phone numbers never reach a log in clear
+    settings()  # a setting that does not parse stops the app here, naming the variable (bot/settings.py)
     default_store.load()  # a broken data file stops the app at start, not at the first question
     default_rules()  # likewise for the eligibility rules the intake assesses leads with
     app = FastAPI(title="Guangzhou City Partner assistant", version="0.1.0")
@@ -35,4 +38,7 @@ def create_app() -> FastAPI:
     return app
 
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as error:  # one clear line naming the variable, not a traceback
+    raise SystemExit(f"error: {error}") from None

@@ -1,9 +1,10 @@
-"""Normalises partner_category entities to the four keys, from the program's own synonyms.
+"""Finds the partner categories a message names and gives each as one of the four keys.
 
-After DIET: each partner_category span is mapped to its key (exact or fuzzy, "city dreamrs" ->
-city_dreamer) and dropped when it names no category. If the model found none, category names
-written in the text are added. Synonyms live in bot/program/data/categories.yml, read at run
-time, so a new synonym needs no retraining.
+The pipeline has no trained entity extractor (config.yml): this component is where partner_category
+entities come from. Category names and synonyms written in the text are found (exact or fuzzy,
+"city dreamrs" -> city_dreamer); an entity already on the message (a button's payload) is normalised
+to its key, or dropped when it names no category. Synonyms live in
+bot/shared/program/data/categories.yml, read at run time, so a new synonym needs no retraining.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.program import default_store
-from bot.program.categories import CategoryMatcher
+from bot.shared.program import default_store
+from bot.shared.program.categories import CategoryMatcher
 
 ENTITY = "partner_category"
 

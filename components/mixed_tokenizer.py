@@ -1,8 +1,8 @@
 """Tokenizer for English, Chinese and the mix of both that users write.
 
 Rasa's JiebaTokenizer hands whole strings to jieba, which keeps spaces (and punctuation) as
-tokens, so English words come out with ' ' tokens between them that DIET can even tag as
-entities. Here Latin words are split on word boundaries, only runs of Chinese characters go
+tokens, so English words come out with ' ' tokens between them (which a trained entity
+extractor would even tag as entities). Here Latin words are split on word boundaries, only runs of Chinese characters go
 through jieba, and no whitespace or punctuation token is produced. Category names from the
 program data are added to jieba's dictionary so "城市梦想家" stays one token.
 """
@@ -21,8 +21,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.program import default_store
-from bot.program.language import CJK_CHARS
+from bot.shared.program import default_store
+from bot.shared.program.language import CJK_CHARS
 
 jieba.setLogLevel(logging.WARNING)
 

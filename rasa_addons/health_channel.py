@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -20,6 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.shared.config import env_float
 from rasa_addons import turn_guard
 from rasa_addons.store_health import Monitor, inspect
 
@@ -33,7 +33,7 @@ class HealthInput(InputChannel):
 
     def __init__(self) -> None:
         self.monitor = Monitor()
-        self.interval = float(os.environ.get("HEALTH_CHECK_SECONDS", "5"))
+        self.interval = env_float("HEALTH_CHECK_SECONDS", 5.0, minimum=0.1)
 
     async def check(self, app: Any) -> Any:
         agent = getattr(app.ctx, "agent", None)

@@ -7,7 +7,7 @@ read the tracker, and the later save overwrites the earlier turn. The fault test
 messages answered, 10 in the tracker). Releasing races the same way and can drop a waiter's ticket.
 And a ticket lives 60 s: a replica that dies mid-turn blocks that user for a minute.
 
-Here each step is one Lua script, so Redis runs it whole (keys: bot.redis_conn.conversation_keys):
+Here each step is one Lua script, so Redis runs it whole (keys: bot.shared.redis_conn.conversation_keys):
   queue  `<prefix>:lock:<id>:q`  sorted set, member = ticket (a random token), score = arrival number
   leases `<prefix>:lock:<id>:l`  hash, ticket -> lease expiry (ms, Redis's own clock)
   seq    `<prefix>:lock:<id>:n`  arrival counter (INCR)
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 import uuid
@@ -43,7 +42,8 @@ import redis
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError, LockStore
 
-from bot.redis_conn import KEY_PREFIX, conversation_keys
+from bot.shared.config import env_float
+from bot.shared.redis_conn import KEY_PREFIX, conversation_keys
 
 logger = logging.getLogger(__name__)
 
@@ -136,13 +136,6 @@ def held() -> Optional[Held]:
     return _held.get()
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
-
-
 class Heartbeat:
     """One daemon thread per process renews the leases of every ticket the process holds or waits with.
 
@@ -227,8 +220,8 @@ class LeasedRedisLockStore(LockStore):
             socket_timeout=socket_timeout,
         )
         self.prefix = str(key_prefix) if key_prefix and str(key_prefix).isalnum() else KEY_PREFIX
-        self.lease_seconds = lease_seconds or _env_float("LOCK_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
-        self.max_hold_seconds = max_hold_seconds or _env_float("LOCK_MAX_HOLD_SECONDS", DEFAULT_MAX_HOLD_SECONDS)
+        self.lease_seconds = lease_seconds or env_float("LOCK_LEASE_SECONDS", DEFAULT_LEASE_SECONDS, minimum=0.5)
+        self.max_hold_seconds = max_hold_seconds or env_float("LOCK_MAX_HOLD_SECONDS", DEFAULT_MAX_HOLD_SECONDS, minimum=1)
         self.lease_ms = int(self.lease_seconds * 1000)
         self.issue_script = self.red.register_script(ISSUE)
         self.poll_script = self.red.register_script(POLL)

@@ -21,7 +21,7 @@ from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.redis_conn import KEY_PREFIX, conversation_keys
+from bot.shared.redis_conn import KEY_PREFIX, conversation_keys
 from rasa_addons import lock_store
 
 TURN_MEMORY_SECONDS = 3600  # a message is sent again within seconds; an hour is ample

@@ -4,7 +4,7 @@
 # "nothing changed" costs well under a second instead of Rasa's own 10+ s start-up.
 set -eu
 cd "$(dirname "$0")/.."
-inputs=$(find nlu stories components -type f \( -name '*.yml' -o -name '*.py' \) | sort; echo domain.yml config.yml bot/program/data/categories.yml)
+inputs=$(find nlu stories components -type f \( -name '*.yml' -o -name '*.py' \) | sort; echo domain.yml config.yml bot/shared/program/data/categories.yml)
 hash=$(cat $inputs | sha256sum | cut -c1-16)
 model="models/gzcp-$hash.tar.gz"
 if [ -f "$model" ]; then

@@ -12,12 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.program.knowledge import DATA_DIR  # noqa: E402
+from bot.shared.program.knowledge import DATA_DIR  # noqa: E402
 
 
 @pytest.fixture
 def data_copy(tmp_path: Path) -> Path:
-    """A copy of bot/program/data that a test may break."""
+    """A copy of bot/shared/program/data that a test may break."""
     target = tmp_path / "data"
     shutil.copytree(DATA_DIR, target)
     return target

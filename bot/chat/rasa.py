@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 import httpx
 
-from bot.chat.replicas import Replicas, urls_from_env
-from bot.program.answers import Button, Reply  # one reply shape for answers, forms and channels
+from bot.chat.replicas import Replicas
+from bot.settings import settings
+from bot.shared.replies import Reply  # one reply shape for answers, forms and channels
+from bot.shared.transcript import parse_buttons
 
 logger = logging.getLogger(__name__)
 RESTART = "/restart"  # the one message Rasa rightly answers with silence
@@ -32,19 +33,7 @@ class RasaUnavailable(Exception):
 
 def retry_delays_from_env() -> Tuple[float, ...]:
     """CHAT_RASA_RETRY_DELAYS, e.g. "0.5,1,2": the pauses before each new attempt at a failed turn."""
-    raw = os.environ.get("CHAT_RASA_RETRY_DELAYS", "0.5,1,2")
-    try:
-        return tuple(max(0.0, float(x)) for x in raw.split(",") if x.strip())
-    except ValueError:
-        return (0.5, 1.0, 2.0)
-
-
-def parse_buttons(raw: Any) -> Tuple[Button, ...]:
-    buttons = []
-    for item in raw if isinstance(raw, list) else []:
-        if isinstance(item, dict) and isinstance(item.get("title"), str) and isinstance(item.get("payload"), str):
-            buttons.append(Button(title=item["title"], payload=item["payload"]))
-    return tuple(buttons)
+    return settings().chat_rasa_retry_delays
 
 
 def parse_replies(raw: Any) -> List[Reply]:
@@ -86,7 +75,7 @@ class RasaClient:
 
     @classmethod
     def from_env(cls, http: httpx.AsyncClient) -> RasaClient:
-        return cls(http, urls_from_env(), os.environ.get("RASA_AUTH_TOKEN", ""))
+        return cls(http, settings().rasa_replicas, settings().rasa_auth_token)
 
     async def _request(self, method: str, path: str, sender: str, **kwargs: Any) -> Any:
         failure = RasaUnavailable("no replica")

@@ -9,18 +9,10 @@ Plain Python: the web app and the Telegram bridge both use it.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from typing import Callable, Dict, List, Sequence
 
 COOL_DOWN_SECONDS = 5.0
-
-
-def urls_from_env() -> List[str]:
-    """RASA_URLS (comma-separated) or else RASA_URL; never empty."""
-    raw = os.environ.get("RASA_URLS", "") or os.environ.get("RASA_URL", "") or "http://127.0.0.1:5005"
-    urls = [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
-    return list(dict.fromkeys(urls))  # keep order, drop repeats
 
 
 class Replicas:

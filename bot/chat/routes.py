@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Dict, List, Optional, Tuple
@@ -20,11 +19,14 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from bot.chat.rasa import RasaClient, RasaUnavailable, Reply
+from bot.chat.rasa import RasaClient, RasaUnavailable
 from bot.chat.schemas import SESSION_ID, ChatIn, ChatOut, ErrorOut, HistoryOut, clean_text
-from bot.chat.service import WEB_PREFIX, ChatService, welcome
+from bot.chat.service import ChatService, welcome
 from bot.chat.store import LanguageMemory, RateLimiter, async_redis_from_env
 from bot.metrics.chat import observed, rasa_timer
+from bot.settings import settings
+from bot.shared.channels import WEB
+from bot.shared.replies import Reply
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +53,6 @@ ERRORS: Dict[str, Tuple[int, str, str]] = {
 }
 
 
-def _int_env(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
-
-
 @dataclass(frozen=True)
 class ChatSettings:
     max_chars: int
@@ -68,13 +63,13 @@ class ChatSettings:
 
     @classmethod
     def from_env(cls) -> ChatSettings:
-        origins = tuple(o.strip().rstrip("/") for o in os.environ.get("CHAT_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        config = settings()
         return cls(
-            max_chars=_int_env("CHAT_MAX_MESSAGE_CHARS", 1000),
-            per_session=_int_env("CHAT_RATE_PER_MINUTE", 20),
-            per_ip=_int_env("CHAT_RATE_PER_MINUTE_IP", 60),
-            allowed_origins=origins,
-            timeout=float(_int_env("CHAT_RASA_TIMEOUT_SECONDS", 20)),
+            max_chars=config.chat_max_message_chars,
+            per_session=config.chat_rate_per_minute,
+            per_ip=config.chat_rate_per_minute_ip,
+            allowed_origins=tuple(config.chat_allowed_origins),
+            timeout=config.chat_rasa_timeout_seconds,
         )
 
     @property
@@ -213,7 +208,7 @@ async def chat(request: Request) -> Response:
         return _error(request, settings, "rate_limited", headers={"Retry-After": str(retry)}, retry=retry)
     try:
         with rasa_timer():
-            turn = await gateway.service.converse(WEB_PREFIX + body.session_id, message, body.lang)
+            turn = await gateway.service.converse(WEB.sender(body.session_id), message, body.lang)
     except RasaUnavailable as error:
         logger.warning("chat: rasa unavailable (%s)", error)
         return _error(request, settings, "unavailable")
@@ -238,7 +233,7 @@ async def history(
     retry = await _rate_limited(request, gateway, "history", None)
     if retry:
         return _error(request, settings, "rate_limited", headers={"Retry-After": str(retry)}, retry=retry)
-    sender = WEB_PREFIX + session_id
+    sender = WEB.sender(session_id)
     try:
         language = lang if lang in ("en", "zh") else (await gateway.service.language_of(sender) or "en")
         items = await gateway.service.history(sender, language)

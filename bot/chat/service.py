@@ -3,32 +3,29 @@
 The actions answer in the language of the message when it has words, else in the `language` slot.
 Button payloads and commands have no words, so a channel passes the language its user chose and we set
 the slot first — only when it differs from what we last told Rasa (kept in Redis), to save a round trip.
-Sender ids are `web-<session id>` and `telegram-<chat id>`: the actions derive the lead's channel from them.
+Sender ids come from the channel registry (bot.shared.channels): the actions derive the lead's channel from them.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from bot.chat.locks import KeyedLocks
-from bot.chat.rasa import RESTART, Button, RasaClient, Reply, parse_buttons
+from bot.chat.rasa import RESTART, RasaClient
 from bot.chat.store import LanguageMemory
-from bot.program import default_store
-from bot.program.language import detect_language
+from bot.shared.channels import channel_of
+from bot.shared.program import default_store
+from bot.shared.program.answers import entry_button
+from bot.shared.program.language import detect_language
+from bot.shared.program.payloads import payload_label
+from bot.shared.replies import Button, Reply
+from bot.shared.transcript import turns
 
-WEB_PREFIX = "web-"
-TELEGRAM_PREFIX = "telegram-"
 GREET = "/greet"
-# First buttons the widget offers before anything is said (labels come from messages.yml intent_labels).
-STARTERS: Tuple[str, ...] = ("ask_program_overview", "ask_categories", "ask_recommendation", "apply")
-_PAYLOAD = re.compile(r"^/([A-Za-z0-9_]+)")
-
-
-def channel_of(sender: str) -> str:
-    return "telegram" if sender.startswith(TELEGRAM_PREFIX) else "web" if sender.startswith(WEB_PREFIX) else "other"
+# First buttons the widget offers before anything is said: topics (topics.yml) and `/intents` (their
+# titles in messages.yml intent_labels).
+STARTERS: Tuple[str, ...] = ("overview", "categories", "/ask_recommendation", "/apply")
 
 
 @dataclass(frozen=True)
@@ -95,60 +92,16 @@ class ChatService:
         return transcript(await self.rasa.events(sender), language)
 
 
-def _intent_label(payload: str, language: str) -> Optional[str]:
-    match = _PAYLOAD.match(payload)
-    if not match:
-        return None
-    label = default_store.current().intent_labels.get(match.group(1))
-    return label.get(language) if label else None
-
-
 def transcript(events: List[Dict[str, Any]], language: str) -> List[HistoryItem]:
-    items: List[HistoryItem] = []
-    titles: Dict[str, str] = {}  # payload -> title, from every button the assistant showed so far
-    turns: List[int] = []  # where each user turn starts in `items`
-    for event in events:
-        kind = event.get("event")
-        text = event.get("text") if isinstance(event.get("text"), str) else ""
-        if kind == "bot":
-            data = event.get("data") if isinstance(event.get("data"), dict) else {}
-            buttons = parse_buttons(data.get("buttons"))
-            for b in buttons:
-                titles[b.payload] = titles[_normalise(b.payload)] = b.title
-            if text or buttons:
-                items.append(HistoryItem("bot", text, buttons))
-        elif kind == "rewind":  # a turn the gateway undid (it failed inside Rasa): the user never saw it
-            del items[turns.pop() if turns else len(items) :]
-        elif kind == "user" and text:
-            turns.append(len(items))
-            if text.startswith("/"):
-                shown = titles.get(text) or titles.get(_normalise(text)) or _intent_label(text, language)
-                if shown is None:
-                    continue  # a command nobody typed as such (a restart, an unknown payload): not shown
-                text = shown
-            if items and items[-1] == HistoryItem("user", text):
-                continue  # sent again after a failed turn that Rasa kept (a form turn): shown once
-            items.append(HistoryItem("user", text))
-    return items
-
-
-def _normalise(payload: str) -> str:
-    """`/intent{"a": 1}` and `/intent{"a":1}` are the same button press."""
-    match = re.match(r"^(/[A-Za-z0-9_]+)(\{.*\})$", payload, re.S)
-    if not match:
-        return payload
-    try:
-        return match.group(1) + json.dumps(json.loads(match.group(2)), separators=(",", ":"), ensure_ascii=False)
-    except ValueError:
-        return payload
+    """The conversation as its user saw it (bot.shared.transcript: rewinds, undo and restarts honoured)."""
+    return [
+        HistoryItem(turn.sender, turn.text, turn.buttons)
+        for turn in turns(events, lambda payload: payload_label(payload, language))
+    ]
 
 
 def welcome(language: str) -> Reply:
     """What the widget shows before the first message: the assistant's own greeting and starter buttons."""
     kb = default_store.current()
-    buttons = tuple(
-        Button(title=kb.intent_labels[intent].get(language), payload=f"/{intent}")
-        for intent in STARTERS
-        if intent in kb.intent_labels
-    )
+    buttons = tuple(entry_button(kb, entry, language) for entry in STARTERS)
     return Reply(text=kb.message("greet").get(language), buttons=buttons)

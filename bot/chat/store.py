@@ -7,7 +7,6 @@ lets messages through (Rasa keeps its trackers in the same Redis, so it fails lo
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Optional
 
@@ -16,17 +15,19 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from bot.redis_conn import KEY_PREFIX
+from bot.settings import settings
+from bot.shared.redis_conn import KEY_PREFIX
 
 logger = logging.getLogger(__name__)
 
 
 def async_redis_from_env() -> aioredis.Redis:
-    """Same REDIS_HOST/PORT/DB and short timeouts as bot.redis_conn.redis_from_env, for asyncio code."""
+    """Same REDIS_HOST/PORT/DB and short timeouts as bot.shared.redis_conn.redis_from_env, for asyncio code."""
+    config = settings()
     return aioredis.Redis(
-        host=os.environ.get("REDIS_HOST", "127.0.0.1"),
-        port=int(os.environ.get("REDIS_PORT", "6379")),
-        db=int(os.environ.get("REDIS_DB", "0")),
+        host=config.redis_host,
+        port=config.redis_port,
+        db=config.redis_db,
         socket_timeout=3.0,
         socket_connect_timeout=2.0,
         decode_responses=True,
@@ -39,7 +40,7 @@ class LanguageMemory:
 
     def __init__(self, client: aioredis.Redis, ttl_seconds: Optional[int] = None) -> None:
         self.redis = client
-        self.ttl = ttl_seconds or int(os.environ.get("TRACKER_TTL_SECONDS", "2592000"))
+        self.ttl = ttl_seconds or settings().tracker_ttl_seconds
 
     def _key(self, sender: str) -> str:
         return f"{KEY_PREFIX}:chat:lang:{sender}"

@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from bot.chat.rasa import RasaClient
 from bot.db import get_engine
-from bot.leads.outbox import Outbox
-from bot.redis_conn import redis_from_env
+from bot.shared.outbox import Outbox
+from bot.shared.redis_conn import redis_from_env
 
 logger = logging.getLogger(__name__)
 WORKER_STALE_SECONDS = 30

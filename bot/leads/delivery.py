@@ -27,10 +27,11 @@ from typing import Optional
 import httpx
 import redis
 
-from bot import logs
-from bot.leads.outbox import Job, Outbox
 from bot.metrics import delivery as metrics
-from bot.redis_conn import KEY_PREFIX, conversation_keys, redis_from_env
+from bot.settings import settings
+from bot.shared import logs
+from bot.shared.outbox import Job, Outbox
+from bot.shared.redis_conn import KEY_PREFIX, conversation_keys, redis_from_env
 
 logger = logging.getLogger("bot.leads.delivery")
 
@@ -169,8 +170,8 @@ def _delivery_from_env() -> Delivery:
     return Delivery(
         Outbox(redis_from_env()),
         http,
-        intake_url=os.environ.get("INTAKE_URL", "http://127.0.0.1:8000"),
-        api_key=os.environ.get("INTAKE_API_KEY", ""),
+        intake_url=settings().intake_url,
+        api_key=settings().intake_api_key,
     )
 
 
@@ -200,7 +201,7 @@ def main(argv: Optional[list] = None) -> int:
         ok = Outbox(redis_from_env()).revive(args.job_id)
         print("queued again" if ok else "no refused job with that id")
         return 0 if ok else 1
-    if not os.environ.get("INTAKE_API_KEY"):
+    if not settings().intake_api_key:
         print("error: INTAKE_API_KEY is not set; the worker cannot post to the intake", file=sys.stderr)
         return 2
     stop = threading.Event()

@@ -11,8 +11,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, UTCDateTime
+from bot.shared.intake import INTAKE_KINDS
 
-KINDS = ("lead", "handoff")
+KINDS = INTAKE_KINDS  # the contract's (bot.shared.intake)
 # The staff console's workflow (bot/staff/service.py TRANSITIONS says which step may follow which).
 STATUSES = ("new", "in_review", "contacted", "accepted", "declined")
 
@@ -79,7 +80,3 @@ class Lead(Base):
 
     def __repr__(self) -> str:  # no contact details: reprs end up in logs and tracebacks
         return f"Lead(id={self.id!r}, kind={self.kind!r}, status={self.status!r})"
-
-
-# The staff tables this one refers to (assignee_id) must sit on the same metadata whoever imports leads alone.
-import bot.staff.models  # noqa: E402,F401

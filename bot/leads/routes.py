@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import os
 from typing import Optional
 
 import redis
@@ -11,19 +10,20 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Resp
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
-from bot import logs
 from bot.db import get_session
 from bot.leads import service
-from bot.leads.outbox import Outbox
 from bot.leads.schemas import Deleted, IntakeErrorOut, IntakeRequest, LeadOut, MessageOut, OutboxJobOut, OutboxOut
 from bot.metrics.intake import CountedIntakeRoute
-from bot.redis_conn import redis_from_env
+from bot.settings import settings
+from bot.shared import logs
+from bot.shared.outbox import Outbox
+from bot.shared.redis_conn import redis_from_env
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the intake API key (env INTAKE_API_KEY)")
 
 
 def require_api_key(api_key: Optional[str] = Security(_api_key_header)) -> None:
-    expected = (os.environ.get("INTAKE_API_KEY") or "").strip()
+    expected = settings().intake_api_key.strip()
     if not expected:
         # Refuse rather than run open: a server without a key must not accept personal data from anyone.
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "intake is not configured: set INTAKE_API_KEY on the server")

@@ -9,27 +9,25 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Dict, List, Literal, Optional, Union
 
-import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator, model_validator
 
 from bot.leads.models import Lead
+from bot.shared import intake
+from bot.shared.intake import DEFAULT_PHONE_REGION, MAX_PROFILE_CHARS, InvalidPhone, normalise_phone
 
-# Guangzhou program: a number written without a country code is read as a mainland China number.
-DEFAULT_PHONE_REGION = "CN"
-MAX_PROFILE_CHARS = 10_000  # the profile is free-form JSON; bound its serialised size instead of each value
 CLOCK_SKEW = timedelta(minutes=5)
 
-Kind = Literal["lead", "handoff"]
-Language = Literal["en", "zh"]
-
-
-PersonName = Annotated[str, Field(min_length=1, max_length=120)]
-PhoneText = Annotated[str, Field(min_length=1, max_length=32)]
-NoticeVersion = Annotated[str, Field(min_length=1, max_length=32)]
-ConversationId = Annotated[str, Field(min_length=1, max_length=128)]
-TurnText = Annotated[str, Field(max_length=4000)]
-Channel = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", examples=["rest", "web", "telegram"])]
-Note = Annotated[str, Field(min_length=1, max_length=2000)]
+# The contract's values and limits (bot.shared.intake), as pydantic types.
+Kind = Literal[intake.INTAKE_KINDS]  # type: ignore[valid-type]
+Language = Literal[intake.LANGUAGES]  # type: ignore[valid-type]
+PersonName = Annotated[str, Field(min_length=1, max_length=intake.MAX_PERSON_CHARS)]
+PhoneText = Annotated[str, Field(min_length=1, max_length=intake.MAX_PHONE_CHARS)]
+NoticeVersion = Annotated[str, Field(min_length=1, max_length=intake.MAX_NOTICE_VERSION_CHARS)]
+ConversationId = Annotated[str, Field(min_length=1, max_length=intake.MAX_CONVERSATION_ID_CHARS)]
+TurnText = Annotated[str, Field(max_length=intake.MAX_TURN_CHARS)]
+Channel = Annotated[str, Field(min_length=1, max_length=intake.MAX_CHANNEL_CHARS, pattern=r"^[A-Za-z0-9_.-]+$",
+                               examples=["rest", "web", "telegram"])]
+Note = Annotated[str, Field(min_length=1, max_length=intake.MAX_NOTE_CHARS)]
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -63,7 +61,7 @@ class _Body(BaseModel):
 
 class Contact(_Body):
     person: PersonName
-    email: Annotated[EmailStr, Field(max_length=254)]
+    email: Annotated[EmailStr, Field(max_length=intake.MAX_EMAIL_CHARS)]
     phone: Optional[PhoneText] = Field(None, description="any usual notation; stored as E.164 (+8613800138000)")
     phone_region: Optional[Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]] = Field(
         None, description=f"ISO 3166 region for a number without a country code (default {DEFAULT_PHONE_REGION})"
@@ -73,14 +71,10 @@ class Contact(_Body):
     def _normalise_phone(self) -> Contact:
         if self.phone is None:
             return self
-        region = (self.phone_region or DEFAULT_PHONE_REGION).upper()
         try:
-            number = phonenumbers.parse(self.phone, region)
-        except phonenumbers.NumberParseException as error:
-            raise ValueError(f"phone: not a phone number ({error})") from None
-        if not phonenumbers.is_valid_number(number):
-            raise ValueError(f"phone: not a valid number (read with region {region}; write +<country code> to be explicit)")
-        self.phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            self.phone = normalise_phone(self.phone, self.phone_region)
+        except InvalidPhone as error:
+            raise ValueError(f"phone: {error}") from None
         self.phone_region = None  # a hint for parsing only; the E.164 form says it all
         return self
 
@@ -113,12 +107,12 @@ class IntakeRequest(_Body):
     conversation_id: ConversationId
     channel: Channel
     language: Language
-    profile: Optional[Annotated[Dict[str, Any], Field(max_length=50)]] = Field(
+    profile: Optional[Annotated[Dict[str, Any], Field(max_length=intake.MAX_PROFILE_FIELDS)]] = Field(
         None, description="answers to the eligibility questions; required for a lead"
     )
     contact: Contact
     consent: Consent
-    transcript: Annotated[List[Turn], Field(max_length=300)] = Field(default_factory=list)
+    transcript: Annotated[List[Turn], Field(max_length=intake.MAX_TURNS)] = Field(default_factory=list)
     note: Optional[Note] = Field(None, description="for a hand-off: what the user asked")
 
     @field_validator("profile")

@@ -10,10 +10,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.leads import events
 from bot.leads.models import Lead
 from bot.leads.schemas import IntakeRequest
-from bot.program.eligibility import Profile, assess, default_rules
-from bot.staff.events import publish_new_lead
+from bot.shared.program.eligibility import Profile, assess, default_rules
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def create(session: Session, request: IntakeRequest, idempotency_key: Optional[s
             raise
         return _replay(existing, request_hash)
     logger.info("stored %s %s (channel %s, category %s)", lead.kind, lead.id, lead.channel, lead.category or "-")
-    publish_new_lead(lead)  # staff console live list and Telegram alert: in the background, never fails the intake
+    events.announce(lead)  # e.g. the staff console's live list and Telegram alert (bot.staff.app listens)
     return Stored(lead, replayed=False)
 
 

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.chat.rasa import RasaUnavailable
-from bot.metrics.shared import CHAT_MESSAGES, CHAT_RASA_LATENCY, Update, record_async
+from bot.shared.metrics import CHAT_MESSAGES, CHAT_RASA_LATENCY, Update, record_async
 
 
 @dataclass

@@ -6,8 +6,8 @@ test prefix counts there too.
 
 from __future__ import annotations
 
-from bot.leads.outbox import Job, Outbox
-from bot.metrics.shared import DELIVERY_RESULTS, DELIVERY_RETRIES, record
+from bot.shared.metrics import DELIVERY_RESULTS, DELIVERY_RETRIES, record
+from bot.shared.outbox import Job, Outbox
 
 
 def _prefix(outbox: Outbox) -> str:

@@ -1,7 +1,7 @@
 """The web app's /metrics: in-process metrics plus a collector over the shared Redis hash and the outbox.
 
 In-process (prometheus_client objects in REGISTRY): `gzcp_leads_intake_total` and the process, platform
-and GC metrics of this web app process. Shared (bot.metrics.shared): read from Redis at each scrape.
+and GC metrics of this web app process. Shared (bot.shared.metrics): read from Redis at each scrape.
 
 Set METRICS_TOKEN to require `Authorization: Bearer <token>` on /metrics (empty: open, e.g. when only a
 private network reaches the app).
@@ -10,7 +10,6 @@ private network reaches the app).
 from __future__ import annotations
 
 import hmac
-import os
 from typing import Dict, Iterable, Iterator, Tuple
 
 import redis
@@ -23,10 +22,12 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from bot.leads.outbox import Outbox
-from bot.metrics import shared
-from bot.metrics.shared import SHARED_METRICS, SharedMetric
-from bot.redis_conn import KEY_PREFIX, redis_from_env
+from bot.settings import settings
+from bot.shared import intake
+from bot.shared import metrics as shared
+from bot.shared.metrics import SHARED_METRICS, SharedMetric
+from bot.shared.outbox import Outbox
+from bot.shared.redis_conn import KEY_PREFIX, redis_from_env
 
 disable_created_metrics()  # no `_created` twin for every counter series: Prometheus does not need them
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -34,7 +35,7 @@ ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
 GCCollector(registry=REGISTRY)
 
-INTAKE_KINDS = ("lead", "handoff", "unknown")
+INTAKE_KINDS = intake.INTAKE_KINDS + ("unknown",)
 INTAKE_OUTCOMES = ("created", "replayed", "conflict", "rejected", "unauthorized", "unconfigured", "error")
 LEADS_INTAKE = Counter(
     "gzcp_leads_intake_total",
@@ -131,7 +132,7 @@ router = APIRouter(tags=["metrics"])
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
     """Prometheus text format."""
-    token = os.environ.get("METRICS_TOKEN", "").strip()
+    token = settings().metrics_token.strip()
     if token:
         sent = request.headers.get("authorization", "").encode("latin-1", "replace")
         if not hmac.compare_digest(sent, f"Bearer {token}".encode("latin-1", "replace")):

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any, Dict, Optional
 
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bot.settings import settings
+
 logger = logging.getLogger(__name__)
 
 
 def _config() -> Optional[Dict[str, str]]:
-    token = (os.environ.get("TELEGRAM_BOT_TOKEN") or "").strip()
-    chat_id = (os.environ.get("STAFF_TELEGRAM_CHAT_ID") or "").strip()
+    config = settings()
+    token, chat_id = config.telegram_bot_token.strip(), config.staff_telegram_chat_id.strip()
     if not token or not chat_id:
         return None
-    return {"token": token, "chat_id": chat_id, "base_url": _ptb_base_url(os.environ.get("TELEGRAM_API_BASE_URL") or "")}
+    return {"token": token, "chat_id": chat_id, "base_url": _ptb_base_url(config.telegram_api_base_url)}
 
 
 def _ptb_base_url(value: str) -> str:
@@ -36,7 +37,7 @@ def _ptb_base_url(value: str) -> str:
 
 
 def message(data: Dict[str, Any]) -> str:
-    base = (os.environ.get("STAFF_CONSOLE_URL") or "").rstrip("/")
+    base = settings().staff_console_url.rstrip("/")
     link = f"{base}/staff/leads/{data['id']}" if base else f"/staff/leads/{data['id']}"
     return (
         f"New qualified lead: {data.get('category') or 'no category'} (score {data.get('score')}), "

@@ -8,8 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from bot.leads import events as lead_events
 from bot.staff import api, routes
 from bot.staff.auth import StaffPageError
+from bot.staff.events import publish_new_lead
 from bot.staff.pages import render
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -24,6 +26,7 @@ async def _page_error(request: Request, error: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
+    lead_events.on_lead_stored(publish_new_lead)  # live list and Telegram alert for each stored lead
     app.include_router(routes.router)
     app.include_router(api.router)
     app.mount("/staff/static", StaticFiles(directory=STATIC_DIR), name="staff-static")

@@ -7,7 +7,6 @@ walks all of them. Unauthenticated page views go to the login page; anything els
 from __future__ import annotations
 
 import functools
-import os
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Optional
 from urllib.parse import quote
@@ -19,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db import get_session
-from bot.redis_conn import redis_from_env
+from bot.settings import settings
+from bot.shared.redis_conn import redis_from_env
 from bot.staff.models import ROLES, ApiToken, StaffUser
 from bot.staff.security import COOKIE_NAME, Sessions, StaffSession, api_token_hash, csrf_matches
 
@@ -34,7 +34,8 @@ def _client(host: str, port: str, db: str) -> redis.Redis:
 
 def get_redis() -> redis.Redis:
     """FastAPI dependency: the shared Redis client for REDIS_HOST/PORT/DB as the environment says now."""
-    return _client(os.environ.get("REDIS_HOST", ""), os.environ.get("REDIS_PORT", ""), os.environ.get("REDIS_DB", ""))
+    config = settings()
+    return _client(config.redis_host, str(config.redis_port), str(config.redis_db))
 
 
 class StaffPageError(HTTPException):

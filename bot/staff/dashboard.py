@@ -1,4 +1,4 @@
-"""The dashboard: the funnel (Redis stages from bot.chat.funnel, "accepted" from the database), split by
+"""The dashboard: the funnel (Redis stages from bot.shared.funnel, "accepted" from the database), split by
 language and by category, drawn as inline SVG on the server (no JavaScript, no build step)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import redis
 from sqlalchemy.orm import Session
 
-from bot.chat.funnel import STAGES, Funnel
+from bot.shared.funnel import STAGES, Funnel
 from bot.staff import service
 from bot.staff.params import EARLIEST, LATEST
 

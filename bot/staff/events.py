@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Dict, Optional
 
 import redis
 
-from bot.redis_conn import KEY_PREFIX, redis_from_env
+from bot.settings import settings
+from bot.shared.redis_conn import KEY_PREFIX, redis_from_env
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def channel() -> str:
     # Pub/sub ignores the Redis DB number: name the DB so tests (REDIS_DB=14) never reach a running console.
-    return f"{KEY_PREFIX}:staff:leads:{os.environ.get('REDIS_DB') or '0'}"
+    return f"{KEY_PREFIX}:staff:leads:{settings().redis_db}"
 
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="staff-events")
 
@@ -52,7 +52,7 @@ def _deliver(data: Dict[str, Any]) -> None:
 
 def publish_new_lead(lead: Any) -> Optional[Future[None]]:
     """Announce a newly stored lead or hand-off in the background; returns the future (tests wait on it)."""
-    if (os.environ.get("STAFF_EVENTS") or "on").lower() == "off":
+    if settings().staff_events == "off":
         return None
     try:
         return _pool.submit(_deliver, summary(lead))

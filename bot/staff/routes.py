@@ -4,7 +4,6 @@ dashboard and audit log. Each route names its least role with `web_user(...)`; P
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from datetime import date
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import get_session
 from bot.leads.models import STATUSES, Lead
+from bot.settings import settings
 from bot.staff import dashboard, events, service
 from bot.staff.auth import StaffPageError, get_redis, web_user
 from bot.staff.models import StaffUser
@@ -178,7 +178,7 @@ async def live_events(request: Request, user: StaffUser = Depends(viewer),
             yield "retry: 3000\n\n"
             last_sent = last_check = started = time.monotonic()
             # A stream lives at most STAFF_SSE_MAX_SECONDS; the browser then reconnects, through the auth check again.
-            lifetime = float(os.environ.get("STAFF_SSE_MAX_SECONDS") or 3600)
+            lifetime = settings().staff_sse_max_seconds
             while not await request.is_disconnected():
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 now = time.monotonic()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from bot.redis_conn import KEY_PREFIX
+from bot.settings import settings
+from bot.shared.redis_conn import KEY_PREFIX
 
 COOKIE_NAME = "gzcp_staff"
 LOGIN_CSRF_COOKIE = "gzcp_staff_login"  # double-submit token for the login form (no session yet)
@@ -30,19 +30,12 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
 
 
-def _setting(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name) or default)
-    except ValueError:
-        return default
-
-
 def session_ttl() -> int:
-    return _setting("STAFF_SESSION_TTL_SECONDS", 8 * 3600)
+    return settings().staff_session_ttl_seconds
 
 
 def cookie_secure() -> bool:
-    return (os.environ.get("STAFF_COOKIE_SECURE") or "false").strip().lower() in ("1", "true", "yes")
+    return settings().staff_cookie_secure
 
 
 # --- passwords --------------------------------------------------------------------------------------
@@ -118,9 +111,10 @@ class LoginLimiter:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
-        self.window = _setting("STAFF_LOGIN_WINDOW_SECONDS", 900)
-        self.per_account = _setting("STAFF_LOGIN_MAX_PER_ACCOUNT", 5)
-        self.per_ip = _setting("STAFF_LOGIN_MAX_PER_IP", 20)
+        config = settings()
+        self.window = config.staff_login_window_seconds
+        self.per_account = config.staff_login_max_per_account
+        self.per_ip = config.staff_login_max_per_ip
 
     def _keys(self, email: str, ip: str) -> tuple[str, str]:
         # Hashed: the keys would otherwise put staff emails into Redis in clear.

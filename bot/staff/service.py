@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence
@@ -16,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.leads.models import KINDS, STATUSES, Lead
+from bot.settings import settings
 from bot.staff.models import ROLES, ApiToken, AuditEntry, LeadNote, StaffUser
 from bot.staff.security import hash_password, new_api_token
 
@@ -49,10 +49,7 @@ class InvalidTransition(StaffError):
 
 def local_zone() -> ZoneInfo:
     """Staff think in Guangzhou time: date filters and displayed times use it (STAFF_TIMEZONE)."""
-    try:
-        return ZoneInfo(os.environ.get("STAFF_TIMEZONE") or "Asia/Shanghai")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    return ZoneInfo(settings().staff_timezone)  # checked when the settings are read
 
 
 def organization(lead: Lead) -> str:

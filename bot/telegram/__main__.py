@@ -8,7 +8,7 @@ import sys
 
 from telegram import Update
 
-from bot import logs
+from bot.shared import logs
 from bot.telegram.bridge import build_application
 from bot.telegram.config import ConfigError, TelegramSettings
 from bot.telegram.webhook import ALLOWED_UPDATES, run_webhook

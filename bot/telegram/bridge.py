@@ -26,11 +26,13 @@ from telegram.ext import (
 )
 
 from bot.chat.locks import KeyedLocks
-from bot.chat.rasa import RasaClient, RasaUnavailable, Reply
-from bot.chat.service import GREET, TELEGRAM_PREFIX, ChatService
+from bot.chat.rasa import RasaClient, RasaUnavailable
+from bot.chat.service import GREET, ChatService
 from bot.chat.store import LanguageMemory, async_redis_from_env
 from bot.metrics.chat import observe_turn
-from bot.program.language import detect_language
+from bot.shared.channels import TELEGRAM
+from bot.shared.program.language import detect_language
+from bot.shared.replies import Reply
 from bot.telegram.config import TelegramSettings
 from bot.telegram.keyboards import LANG_PREFIX, PayloadStore, keyboard, language_keyboard
 from bot.telegram.text import COMMANDS, split_message, unavailable, word
@@ -40,7 +42,7 @@ RASA_TIMEOUT = httpx.Timeout(20.0, connect=3.0)
 
 
 def sender_of(chat_id: int) -> str:
-    return f"{TELEGRAM_PREFIX}{chat_id}"
+    return TELEGRAM.sender(str(chat_id))
 
 
 class Bridge:

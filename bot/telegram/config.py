@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 from urllib.parse import urlparse
+
+from bot.settings import ENV_NAMES
+from bot.settings import settings as app_settings
 
 
 class ConfigError(ValueError):
@@ -24,7 +26,10 @@ class TelegramSettings:
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> TelegramSettings:
-        env = os.environ if environ is None else environ
+        if environ is None:  # the app's settings: a value that does not parse has stopped start-up already
+            config = app_settings()
+            environ = {name: str(getattr(config, name.lower())) for name in ENV_NAMES if name.startswith("TELEGRAM_")}
+        env = environ
         token = (env.get("TELEGRAM_BOT_TOKEN") or "").strip()
         if not token:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set: the bridge has nothing to connect to")

@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.chat.rasa import Button
-from bot.redis_conn import KEY_PREFIX
+from bot.shared.redis_conn import KEY_PREFIX
+from bot.shared.replies import Button
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ widget's static files (`/widget.js`, `/widget.css`) that any site can embed with
 
 Both languages are rendered into the page and the toggle only switches which one is shown, so the
 widget and its conversation stay put while the language changes. Only the page chrome (headings that
-are not intent labels, button captions) lives here; every program fact comes from bot/program/data.
+are not intent labels, button captions) lives here; every program fact comes from bot/shared/program/data.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bot.program import LANGUAGES, default_store
-from bot.program.contact import StaffContact
-from bot.program.knowledge import Fact, Knowledge
+from bot.shared.program import LANGUAGES, default_store
+from bot.shared.program.contact import StaffContact
+from bot.shared.program.knowledge import Fact, Knowledge
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -41,7 +41,7 @@ CHROME: Dict[str, Dict[str, str]] = {
     "contact": {"en": "Program staff", "zh": "项目工作人员"},
     "sources": {"en": "Sources", "zh": "资料来源"},
 }
-PAGE_INTENTS = ("ask_program_overview", "ask_categories", "ask_application_process")
+PAGE_TOPICS = ("overview", "categories", "application")  # the page's sections, titled by their topic labels
 
 
 def _facts(kb: Knowledge, facts: tuple) -> List[Dict[str, Any]]:
@@ -50,7 +50,7 @@ def _facts(kb: Knowledge, facts: tuple) -> List[Dict[str, Any]]:
 
 def page_context(kb: Knowledge) -> Dict[str, Any]:
     """Everything the template shows, in both languages, straight from the program data."""
-    overview, application = _facts(kb, kb.overview), _facts(kb, kb.application)
+    overview, application = _facts(kb, kb.section("overview")), _facts(kb, kb.section("application"))
     categories = [
         {
             "key": c.key,
@@ -63,7 +63,7 @@ def page_context(kb: Knowledge) -> Dict[str, Any]:
     ]
     used = [s for item in overview + application + categories for s in item["sources"]]
     sources = [kb.sources[key].cite() for key in dict.fromkeys(used)]
-    headings = {i: {lang: kb.intent_labels[i].get(lang) for lang in LANGUAGES} for i in PAGE_INTENTS if i in kb.intent_labels}
+    headings = {t: {lang: kb.topics[t].label.get(lang) for lang in LANGUAGES} for t in PAGE_TOPICS if t in kb.topics}
     return {"overview": overview, "categories": categories, "application": application, "sources": sources, "headings": headings}
 
 

@@ -26,6 +26,23 @@ def make_tracker(
     return Tracker("test-user", dict(slots or {}), latest, events, False, None, {}, "action_listen")
 
 
+def topic_tracker(
+    text: str,
+    topic: str,
+    entities: Optional[List[Dict[str, Any]]] = None,
+    slots: Optional[Dict[str, Any]] = None,
+) -> Tracker:
+    """A program question the NLU read as `ask_program` about `topic` (components/linear_intents.py)."""
+    tracker = make_tracker(text, "ask_program", entities, slots)
+    tracker.latest_message["topic"] = {"name": topic, "confidence": 0.9, "ranking": [{"name": topic, "confidence": 0.9}]}
+    return tracker
+
+
+def topic_button(topic: str) -> Dict[str, Any]:
+    """The `topic` entity a topic button sends (/ask_program{"topic": ...})."""
+    return {"entity": "topic", "value": topic, "start": 0, "end": 1}
+
+
 def category(value: str) -> Dict[str, Any]:
     return {"entity": "partner_category", "value": value, "start": 0, "end": 1}
 

@@ -13,19 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import actions
 from actions.conversation import ActionAffirm, ActionClarify, ActionDeny, ActionGreet, ActionOutOfScope
-from actions.program import (
-    ActionApplicationProcess,
-    ActionBenefits,
-    ActionCategories,
-    ActionCategoryInfo,
-    ActionEligibility,
-    ActionExistingPartners,
-    ActionGuangzhouIndustries,
-    ActionInform,
-    ActionProgramOverview,
-)
+from actions.program import ActionAnswerTopic, ActionInform
 from actions.support import ActionRequestHuman
-from tests.actions.conftest import category, make_tracker
+from tests.actions.conftest import category, make_tracker, topic_button, topic_tracker
 from tests.conftest import ROOT
 
 
@@ -75,17 +65,18 @@ async def test_greeting_in_english(dispatcher) -> None:
 
 async def test_button_payload_keeps_the_language_of_the_conversation(dispatcher) -> None:
     tracker = make_tracker(
-        '/ask_benefits{"partner_category":"city_dreamer"}', "ask_benefits", [category("city_dreamer")], {"language": "zh"}
+        '/ask_program{"topic":"benefits","partner_category":"city_dreamer"}', "ask_program",
+        [topic_button("benefits"), category("city_dreamer")], {"language": "zh"}
     )
-    text, slots = await run(ActionBenefits(), tracker, dispatcher)
+    text, slots = await run(ActionAnswerTopic(), tracker, dispatcher)
     assert "城市梦想家" in text and slots["language"] == "zh"
 
 
 async def test_benefits_without_category_cover_all_and_offer_buttons(dispatcher) -> None:
-    text, slots = await run(ActionBenefits(), make_tracker("what are the benefits?", "ask_benefits"), dispatcher)
+    text, slots = await run(ActionAnswerTopic(), topic_tracker("what are the benefits?", "benefits"), dispatcher)
     assert "Canton Fair" in text and slots["topic"] == "benefits"
     buttons = [b["payload"] for m in dispatcher.messages for b in (m.get("buttons") or [])]
-    assert len([p for p in buttons if p.startswith("/ask_benefits{")]) == 4
+    assert len([p for p in buttons if p.startswith('/ask_program{"topic":"benefits","partner_category"')]) == 4
 
 
 async def test_what_about_follow_up_answers_the_remembered_topic(dispatcher) -> None:
@@ -101,31 +92,41 @@ async def test_follow_up_after_eligibility_answers_eligibility_in_chinese(dispat
 
 
 async def test_they_refers_back_to_the_category_named_before(dispatcher) -> None:
-    tracker = make_tracker("and what do they get?", "ask_benefits", [], {"partner_category": "super_partner"})
-    text, _ = await run(ActionBenefits(), tracker, dispatcher)
+    tracker = topic_tracker("and what do they get?", "benefits", [], {"partner_category": "super_partner"})
+    text, _ = await run(ActionAnswerTopic(), tracker, dispatcher)
     assert "Super partners" in text
 
 
 async def test_eligibility_for_one_category(dispatcher) -> None:
-    tracker = make_tracker("who can be a strategic partner", "ask_eligibility", [category("strategic_partner")])
-    text, slots = await run(ActionEligibility(), tracker, dispatcher)
+    tracker = topic_tracker("who can be a strategic partner", "eligibility", [category("strategic_partner")])
+    text, slots = await run(ActionAnswerTopic(), tracker, dispatcher)
     assert "Fortune Global 500" in text and slots["topic"] == "eligibility"
 
 
 async def test_category_info_in_chinese(dispatcher) -> None:
-    tracker = make_tracker("介绍一下超级合伙人", "ask_category_info", [category("super_partner")])
-    text, _ = await run(ActionCategoryInfo(), tracker, dispatcher)
+    tracker = topic_tracker("介绍一下超级合伙人", "category_info", [category("super_partner")])
+    text, _ = await run(ActionAnswerTopic(), tracker, dispatcher)
     assert "超级合伙人" in text and "单项冠军" in text
+
+
+@pytest.mark.parametrize(
+    ("topic", "text", "expected"),
+    [
+        ("overview", "what is this program", "8 February 2025"),
+        ("categories", "what categories are there", "City ambassadors"),
+        ("partners", "who joined already", "XPeng"),
+        ("guangzhou", "what industries does guangzhou focus on", "IAB"),
+        ("application", "how do I apply", "3 March 2025"),
+    ],
+)
+async def test_topics_are_answered_from_the_program_data(topic, text, expected, dispatcher) -> None:
+    reply, _ = await run(ActionAnswerTopic(), topic_tracker(text, topic), dispatcher)
+    assert expected in reply
 
 
 @pytest.mark.parametrize(
     ("cls", "text", "expected"),
     [
-        (ActionProgramOverview, "what is this program", "8 February 2025"),
-        (ActionCategories, "what categories are there", "City ambassadors"),
-        (ActionExistingPartners, "who joined already", "XPeng"),
-        (ActionGuangzhouIndustries, "what industries does guangzhou focus on", "IAB"),
-        (ActionApplicationProcess, "how do I apply", "3 March 2025"),
         (ActionRequestHuman, "can I talk to a person", "staff@example.org"),
         (ActionOutOfScope, "what's the weather", "only help with Guangzhou's City Partner program"),
     ],
@@ -136,16 +137,17 @@ async def test_answers_come_from_the_program_data(cls, text, expected, dispatche
 
 
 @pytest.mark.parametrize(
-    ("cls", "text", "expected"),
+    ("tracker", "expected"),
     [
-        (ActionApplicationProcess, "what's the deadline for applications?", "I don't know application deadlines"),
-        (ActionApplicationProcess, "申请费用是多少", "费用或最低出资要求"),
-        (ActionApplicationProcess, "what's the status of my application", "status of a particular application"),
-        (ActionOutOfScope, "is there a fee to join?", "I don't know fees"),
+        (topic_tracker("what's the deadline for applications?", "application"), "I don't know application deadlines"),
+        (topic_tracker("申请费用是多少", "application"), "费用或最低出资要求"),
+        (topic_tracker("what's the status of my application", "application"), "status of a particular application"),
+        (make_tracker("is there a fee to join?", "out_of_scope"), "I don't know fees"),
     ],
 )
-async def test_what_the_facts_do_not_hold_gets_i_dont_know_and_the_staff_contact(cls, text, expected, dispatcher) -> None:
-    reply, _ = await run(cls(), make_tracker(text, "x"), dispatcher)
+async def test_what_the_facts_do_not_hold_gets_i_dont_know_and_the_staff_contact(tracker, expected, dispatcher) -> None:
+    cls = ActionAnswerTopic if tracker.latest_message["intent"]["name"] == "ask_program" else ActionOutOfScope
+    reply, _ = await run(cls(), tracker, dispatcher)
     assert expected in reply and ("staff@example.org" in reply)
 
 
@@ -158,12 +160,15 @@ async def test_no_contact_configured_is_said_plainly(monkeypatch, dispatcher) ->
 async def test_clarify_offers_buttons_from_the_ranking(dispatcher) -> None:
     ranking = [
         {"name": "nlu_fallback", "confidence": 0.5},
-        {"name": "ask_eligibility", "confidence": 0.3},
-        {"name": "ask_benefits", "confidence": 0.2},
+        {"name": "ask_program", "confidence": 0.3},
+        {"name": "apply", "confidence": 0.2},
     ]
-    await run(ActionClarify(), make_tracker("hmm partner stuff?", "nlu_fallback", ranking=ranking), dispatcher)
+    tracker = make_tracker("hmm partner stuff?", "nlu_fallback", ranking=ranking)
+    guesses = [{"name": "eligibility", "confidence": 0.6}, {"name": "benefits", "confidence": 0.4}]
+    tracker.latest_message["topic"] = {"name": "eligibility", "confidence": 0.6, "ranking": guesses}
+    await run(ActionClarify(), tracker, dispatcher)
     payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
-    assert payloads == ["/ask_eligibility", "/ask_benefits", "/request_human"]
+    assert payloads == ['/ask_program{"topic":"eligibility"}', '/ask_program{"topic":"benefits"}', "/apply", "/request_human"]
 
 
 async def test_yes_takes_up_the_offer_and_no_declines_it(dispatcher) -> None:

@@ -14,10 +14,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import INTERRUPTING_INTENTS, AskQuestion, ValidateHandoffForm, ValidateScreeningForm
-from actions.handoff import ActionApply, ActionRequestDataDeletion, ActionScreeningStop, ActionScreeningSubmit, channel_of
-from bot.leads.outbox import Outbox
-from bot.program.screening import FORM_SLOTS
+from actions.handoff import ActionApply, ActionRequestDataDeletion, ActionScreeningStop, ActionScreeningSubmit
+from bot.shared.channels import channel_of
+from bot.shared.outbox import Outbox
+from bot.shared.program.screening import form_slots
 from tests.conftest import ROOT
+
+FORM_SLOTS = form_slots()
 
 REDIS_DB = "13"
 QUALIFIED = {"org_type": "enterprise", "org_name": "Acme Robotics", "country": "China", "credentials": ["china_top_500"],
@@ -36,11 +39,15 @@ def test_redis(monkeypatch) -> Iterator[redis.Redis]:
 def tracker(text: str, intent: str = "inform", slots: Optional[Dict[str, Any]] = None, requested: Optional[str] = None,
             choice: Optional[str] = None, confidence: float = 0.95, fresh: bool = True, sender: str = "",
             active_loop: str = "screening_form") -> Tracker:
+    """`intent` may be `ask_program/<topic>`: a program question about that topic."""
     entities = [{"entity": "choice", "value": choice}] if choice else []
+    intent, _, topic = intent.partition("/")
     latest = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": entities,
               "intent_ranking": [{"name": intent, "confidence": confidence}]}
+    if topic:
+        latest["topic"] = {"name": topic, "confidence": 1.0, "ranking": [{"name": topic, "confidence": 1.0}]}
     events: List[Dict[str, Any]] = [{"event": "user", "text": text, "parse_data": latest, "timestamp": 1.0}]
-    events.append({"event": "action", "name": "action_extract_slots" if fresh else "action_benefits"})
+    events.append({"event": "action", "name": "action_extract_slots" if fresh else "action_answer_topic"})
     values = {**(slots or {}), "requested_slot": requested}
     return Tracker(sender or f"test-{uuid.uuid4()}", values, latest, events, False, None,
                    {"name": active_loop} if active_loop else {}, "action_listen")
@@ -83,13 +90,13 @@ async def test_a_bad_phone_is_re_asked_in_chinese() -> None:
 
 
 async def test_a_program_question_mid_form_is_not_taken_as_an_answer() -> None:
-    slots, texts, events = await validate(tracker("what benefits do super partners get?", "ask_benefits",
+    slots, texts, events = await validate(tracker("what benefits do super partners get?", "ask_program/benefits",
                                                   requested="org_name"))
     assert events == [] and texts == []  # the form rejects; the rule answers; the form asks again
 
 
 async def test_a_name_that_happens_to_look_like_a_topic_is_still_a_name() -> None:
-    slots, _, _ = await validate(tracker("Guangzhou Robotics Ltd", "ask_guangzhou_industries", confidence=0.8,
+    slots, _, _ = await validate(tracker("Guangzhou Robotics Ltd", "ask_program/guangzhou", confidence=0.8,
                                          slots={"org_type": "enterprise"}, requested="org_name"))
     assert slots["org_name"] == "Guangzhou Robotics Ltd"
 
@@ -125,7 +132,7 @@ async def test_edit_from_the_summary_asks_that_question_again() -> None:
 
 
 async def test_on_return_after_a_question_the_old_message_is_not_read_again() -> None:
-    slots, texts, _ = await validate(tracker("what is a super partner?", "ask_category_info", requested="org_name",
+    slots, texts, _ = await validate(tracker("what is a super partner?", "ask_program/category_info", requested="org_name",
                                              fresh=False, slots={"org_type": "enterprise"}))
     assert "org_name" not in slots and slots["requested_slot"] == "org_name" and texts == []
 
@@ -213,8 +220,8 @@ async def test_apply_starts_or_resumes() -> None:
 
 
 def test_channel_comes_from_the_sender_id() -> None:
-    assert channel_of(tracker("x", sender="telegram-42")) == "telegram"
-    assert channel_of(tracker("x", sender="web-abc")) == "web"
+    assert channel_of(tracker("x", sender="telegram-42").sender_id) == "telegram"
+    assert channel_of(tracker("x", sender="web-abc").sender_id) == "web"
 
 
 async def test_handoff_form_starts_with_the_offer() -> None:

@@ -19,18 +19,18 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import sessionmaker
 
-from bot.chat.funnel import Funnel
 from bot.chat.rasa import RasaClient
 from bot.chat.service import ChatService
 from bot.chat.store import LanguageMemory
 from bot.db import make_engine, upgrade
 from bot.leads.delivery import Delivery
-from bot.leads.outbox import Outbox
 from bot.main import create_app
 from bot.metrics.delivery import retry_reason
 from bot.metrics.exporter import sample
-from bot.metrics.shared import CHAT_MESSAGES, CHAT_RASA_LATENCY, metrics_key
-from bot.redis_conn import KEY_PREFIX
+from bot.shared.funnel import Funnel
+from bot.shared.metrics import CHAT_MESSAGES, CHAT_RASA_LATENCY, metrics_key
+from bot.shared.outbox import Outbox
+from bot.shared.redis_conn import KEY_PREFIX
 from bot.telegram.bridge import Bridge
 from bot.telegram.keyboards import PayloadStore
 from tests.bot.leads.conftest import handoff_body, lead_body

@@ -14,8 +14,11 @@ from starlette.routing import Route
 Replier = Callable[[str, str], List[Dict[str, Any]]]
 
 
+MORE = '/ask_program{"topic": "benefits"}'  # the payload of the "More" button every echo offers
+
+
 def echo(sender: str, message: str) -> List[Dict[str, Any]]:
-    return [{"recipient_id": sender, "text": f"echo: {message}", "buttons": [{"title": "More", "payload": "/ask_benefits"}]}]
+    return [{"recipient_id": sender, "text": f"echo: {message}", "buttons": [{"title": "More", "payload": MORE}]}]
 
 
 class FakeRasa:

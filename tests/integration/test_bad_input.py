@@ -211,7 +211,7 @@ ACCEPTED: List[Tuple[str, str]] = [
     ("1000 characters", "城" * 1000),
     ("script tag", "<script>alert(1)</script> what is the program?"),
     ("SQL", "'; DROP TABLE leads; -- what benefits?"),
-    ("intent payload with odd entities", '/ask_benefits{"partner_category": [1, {"$ne": null}]}'),
+    ("intent payload with odd entities", '/ask_program{"topic": [1, {"$ne": null}], "partner_category": "x"}'),
     ("unknown intent payload", "/no_such_intent"),
     ("broken payload", '/inform{"choice": '),
     ("fallback intent payload", "/nlu_fallback"),

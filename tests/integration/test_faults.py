@@ -25,7 +25,7 @@ import pytest
 
 from bot.chat.replicas import Replicas
 from bot.chat.service import transcript
-from bot.redis_conn import conversation_keys
+from bot.shared.redis_conn import conversation_keys
 from tests.integration.cluster import Cluster
 from tests.integration.conftest import TOKEN
 from tests.integration.test_screening_e2e import Answer, company_en, question_in, wait_until

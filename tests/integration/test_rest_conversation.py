@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 
+from bot.shared.redis_conn import conversation_keys
 from tests.integration.conftest import CONTACT_EMAIL, Stack
 
 
@@ -43,7 +44,7 @@ def test_chinese_conversation_answers_in_chinese_and_keeps_it_for_buttons(stack:
     follow_up = texts(stack.say(me, "那城市推广大使呢"))
     assert "城市推广大使" in follow_up and "科技领军人才" in follow_up
 
-    button = texts(stack.say(me, '/ask_benefits{"partner_category": "super_partner"}'))
+    button = texts(stack.say(me, '/ask_program{"topic": "benefits", "partner_category": "super_partner"}'))
     assert "超级合伙人" in button and "广交会" in button
 
     unknown = texts(stack.say(me, "申请费用是多少？"))
@@ -54,8 +55,8 @@ def test_conversation_is_kept_in_redis_and_the_http_api_needs_the_token(stack: S
     me = f"it-store-{uuid.uuid4().hex[:8]}"
     stack.say(me, "what is the city partner program?")
     keys = [k.decode() for k in stack.redis.scan_iter(match=f"*{me}*")]
-    assert keys, "the tracker was not written to Redis"
-    stored = json.loads(stack.redis.get(keys[0]))
+    assert conversation_keys(me).tracker in keys, "the tracker was not written to Redis"
+    stored = json.loads(stack.redis.get(conversation_keys(me).tracker))
     assert any(e.get("event") == "user" for e in stored["events"])
 
     url = f"{stack.rasa_url}/conversations/{me}/tracker"

@@ -16,8 +16,8 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.leads.outbox import Outbox
-from bot.program.screening_data import load_screening
+from bot.shared.outbox import Outbox
+from bot.shared.program.screening_data import load_screening
 from tests.conftest import ROOT
 from tests.integration.conftest import INTAKE_KEY, INTAKE_PORT, Stack, _wait
 
@@ -85,10 +85,11 @@ def intake(stack: Stack, tmp_path_factory) -> Iterator[Intake]:
 # --- driving a conversation by what the assistant asks ---------------------------------------------
 def _question_texts() -> Dict[str, str]:
     known = {}
-    for key, text_ in DATA.questions.items():
-        for language in ("en", "zh"):
-            if text_.get(language):
-                known[text_.get(language)] = key
+    for key, question in DATA.questions.items():
+        for wording in (question.wording, question.individual):
+            for language in ("en", "zh"):
+                if wording is not None and wording.ask is not None:
+                    known[wording.ask.get(language)] = key
     for language in ("en", "zh"):
         known[DATA.notice.lines[-1].get(language)] = "consent"
         known[DATA.messages["summary_question"].get(language)] = "confirmed"
@@ -103,7 +104,7 @@ def question_in(replies: List[Dict[str, Any]]) -> Optional[str]:
     for reply in reversed(replies):
         for known, key in QUESTION_TEXTS.items():
             if known in (reply.get("text") or ""):
-                return "org_name" if key == "person_name" else key
+                return key
     return None
 
 

@@ -12,6 +12,8 @@ from typing import Iterator
 import httpx
 import pytest
 
+from bot.shared.redis_conn import KEY_PREFIX
+from bot.telegram.keyboards import REF_PREFIX
 from tests.conftest import ROOT
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.server import ServerThread
@@ -78,12 +80,18 @@ def test_a_chinese_user_starts_asks_and_presses_a_button(stack: Stack, bot_api: 
     # Rasa knows the conversation under the telegram- sender id (the actions derive the channel from it).
     tracker = httpx.get(f"{stack.rasa_url}/conversations/telegram-{me}/tracker", params={"token": stack.token}, timeout=10).json()
     texts = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
-    assert texts[:2] == ["/greet", "合伙人有哪些权益？"] and texts[2] == bot_api_payload(button["callback_data"])
+    assert texts[:2] == ["/greet", "合伙人有哪些权益？"] and texts[2] == pressed_payload(stack, button["callback_data"])
     assert tracker["slots"]["language"] == "zh"
 
 
-def bot_api_payload(callback_data: str) -> str:
-    return callback_data if callback_data.startswith("/") else pytest.fail("expected a short Rasa payload here")
+def pressed_payload(stack: Stack, callback_data: str) -> str:
+    """The Rasa payload a button stands for: itself, or (too long for Telegram's 64 bytes) kept in Redis."""
+    if callback_data.startswith("/"):
+        return callback_data
+    assert callback_data.startswith(REF_PREFIX), callback_data
+    stored = stack.redis.get(f"{KEY_PREFIX}:telegram:button:{callback_data[len(REF_PREFIX):]}")
+    assert stored, "a long payload was not kept in Redis"
+    return stored.decode()
 
 
 def test_english_user_reset_and_language(stack: Stack, bot_api: FakeBotAPI, bridge: str) -> None:

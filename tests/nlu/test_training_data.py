@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.program import load_knowledge
-from bot.program.categories import CategoryMatcher
+from bot.shared.program import load_knowledge
+from bot.shared.program.categories import CategoryMatcher
+from bot.shared.program.knowledge import TOPIC_INTENT
 from tests.conftest import ROOT
 
 ANNOTATION = re.compile(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})")
@@ -24,7 +25,8 @@ def examples(paths) -> dict:
         for block in yaml.safe_load(Path(path).read_text(encoding="utf-8"))["nlu"]:
             if "intent" in block:
                 lines = [line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")]
-                found.setdefault(block["intent"], []).extend(lines)
+                topic = (block.get("metadata") or {}).get("topic")  # a program topic: ask_program/<topic>
+                found.setdefault(f"{block['intent']}/{topic}" if topic else block["intent"], []).extend(lines)
     return found
 
 
@@ -33,14 +35,16 @@ def plain(line: str) -> str:
 
 
 DOMAIN_INTENTS = yaml.safe_load((ROOT / "domain.yml").read_text())["intents"]
+# Every intent of the domain, the topics' intent once per topic of topics.yml.
+LABELS = [i for i in DOMAIN_INTENTS if i != TOPIC_INTENT] + [f"{TOPIC_INTENT}/{t}" for t in load_knowledge().topics]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_intent_has_enough_examples_in_each_language(lang: str) -> None:
+def test_every_intent_and_topic_has_enough_examples_in_each_language(lang: str) -> None:
     data = examples(sorted((ROOT / "nlu" / lang).glob("*.yml")))
-    counts = {intent: len(data.get(intent, [])) for intent in DOMAIN_INTENTS}
+    counts = {label: len(data.get(label, [])) for label in LABELS}
     assert all(n >= MINIMUM[lang] for n in counts.values()), counts
-    assert set(data) <= set(DOMAIN_INTENTS)
+    assert set(data) <= set(LABELS), sorted(set(data) - set(LABELS))  # no intent or topic the assistant lacks
 
 
 def test_chinese_examples_are_chinese() -> None:

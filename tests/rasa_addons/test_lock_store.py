@@ -21,7 +21,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.redis_conn import conversation_keys
+from bot.shared.redis_conn import conversation_keys
 from rasa_addons import lock_store
 from rasa_addons.lock_store import LeasedRedisLockStore
 from rasa_addons.tracker_store import FencedRedisTrackerStore, LockLost

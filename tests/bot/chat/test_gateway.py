@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.main import create_app
-from tests.fakes.rasa import FakeRasa
+from tests.fakes.rasa import MORE, FakeRasa
 
 
 def chat(client: TestClient, session_id: str, message, **extra):
@@ -20,7 +20,7 @@ def test_forwards_to_rasa_as_web_sender_and_returns_text_and_buttons(client, cha
     assert response.status_code == 200
     body = response.json()
     assert body == {
-        "messages": [{"text": "echo: What is the program?", "buttons": [{"title": "More", "payload": "/ask_benefits"}]}],
+        "messages": [{"text": "echo: What is the program?", "buttons": [{"title": "More", "payload": MORE}]}],
         "language": "en",
     }
     sent = chat_env.received[-1]
@@ -30,12 +30,12 @@ def test_forwards_to_rasa_as_web_sender_and_returns_text_and_buttons(client, cha
 
 
 def test_a_button_payload_in_the_widget_language_sets_the_slot_once(client, chat_env: FakeRasa, session_id) -> None:
-    chat(client, session_id, '/ask_benefits{"partner_category":"super_partner"}', lang="zh")
-    chat(client, session_id, "/ask_categories", lang="zh")
+    chat(client, session_id, '/ask_program{"topic":"benefits","partner_category":"super_partner"}', lang="zh")
+    chat(client, session_id, '/ask_program{"topic": "categories"}', lang="zh")
     assert chat_env.slots == [{"sender": f"web-{session_id}", "name": "language", "value": "zh"}]
     # Typed words decide the language themselves (the actions read them): no slot call needed.
     assert chat(client, session_id, "hello", lang="zh").json()["language"] == "en"
-    chat(client, session_id, "/ask_categories", lang="zh")  # back to zh: the slot is set again
+    chat(client, session_id, '/ask_program{"topic": "categories"}', lang="zh")  # back to zh: the slot is set again
     assert [s["value"] for s in chat_env.slots] == ["zh", "zh"]
 
 
@@ -136,18 +136,18 @@ def test_cors_only_for_configured_origins(client, chat_env: FakeRasa, session_id
 def test_history_shows_button_titles_not_payloads_and_a_welcome(client, chat_env: FakeRasa, session_id) -> None:
     empty = client.get("/api/chat/history", params={"session_id": session_id, "lang": "zh"}).json()
     assert empty["messages"] == [] and "城市合伙人" in empty["welcome"]["text"]
-    assert [b["payload"] for b in empty["welcome"]["buttons"]][0] == "/ask_program_overview"
+    assert [b["payload"] for b in empty["welcome"]["buttons"]][0] == '/ask_program{"topic":"overview"}'
 
     chat(client, session_id, "hi")
-    chat(client, session_id, "/ask_benefits")  # the "More" button the fake offered
-    chat(client, session_id, "/ask_categories")  # a welcome button: titled by its intent label
+    chat(client, session_id, MORE)  # the "More" button the fake offered
+    chat(client, session_id, '/ask_program{"topic": "categories"}')  # a welcome button: titled by its topic label
     history = client.get("/api/chat/history", params={"session_id": session_id, "lang": "en"}).json()
     user = [m["text"] for m in history["messages"] if m["sender"] == "user"]
     assert user == ["hi", "More", "The four categories"]
     assert history["messages"][1] == {
         "sender": "bot",
         "text": "echo: hi",
-        "buttons": [{"title": "More", "payload": "/ask_benefits"}],
+        "buttons": [{"title": "More", "payload": MORE}],
     }
 
 

@@ -1,6 +1,7 @@
 """Rendezvous choice of a Rasa replica per sender, and its cool-down."""
 
-from bot.chat.replicas import Replicas, urls_from_env
+from bot.chat.replicas import Replicas
+from bot.settings import settings
 
 URLS = ["http://a:5005", "http://b:5006", "http://c:5007"]
 
@@ -25,7 +26,7 @@ def test_a_replica_marked_down_goes_last_until_its_cool_down_ends() -> None:
 
 def test_urls_from_env(monkeypatch) -> None:
     monkeypatch.setenv("RASA_URLS", "http://a:1/, http://b:2,http://a:1")
-    assert urls_from_env() == ["http://a:1", "http://b:2"]
+    assert settings().rasa_replicas == ["http://a:1", "http://b:2"]
     monkeypatch.delenv("RASA_URLS")
     monkeypatch.setenv("RASA_URL", "http://only:5005")
-    assert urls_from_env() == ["http://only:5005"]
+    assert settings().rasa_replicas == ["http://only:5005"]

@@ -17,8 +17,8 @@ import pytest
 import redis
 
 from bot.leads.delivery import Delivery, backoff
-from bot.leads.outbox import Outbox
-from bot.redis_conn import conversation_keys
+from bot.shared.outbox import Outbox
+from bot.shared.redis_conn import conversation_keys
 
 REDIS_DB = int(os.environ.get("TEST_OUTBOX_REDIS_DB", "13"))
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.program.eligibility import Profile, assess
+from bot.shared.program.eligibility import Profile, assess
 from tests.bot.leads.conftest import PROFILE, handoff_body, lead_body
 
 # --- auth ------------------------------------------------------------------------------------------

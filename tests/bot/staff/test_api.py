@@ -109,7 +109,7 @@ def test_console_pages_show_a_lead_and_work_it(client: TestClient, make_user, ma
 
 
 def test_the_dashboard_draws_the_funnel_and_lists_unanswered_questions(client: TestClient, db, make_user, staff_env) -> None:
-    from bot.chat.funnel import Funnel
+    from bot.shared.funnel import Funnel
 
     funnel = Funnel(staff_env)
     for n, stage in enumerate(("conversation", "screening_started", "screening_completed", "qualified")):

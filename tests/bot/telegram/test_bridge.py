@@ -7,7 +7,7 @@ import random
 from bot.telegram.text import word
 from tests.bot.telegram.conftest import eventually
 from tests.fakes.bot_api import FakeBotAPI
-from tests.fakes.rasa import FakeRasa
+from tests.fakes.rasa import MORE, FakeRasa
 
 LONG = '/inform{"choice":"fortune_global_500","detail":"' + "y" * 40 + '"}'
 
@@ -23,7 +23,7 @@ async def test_text_goes_to_rasa_and_buttons_become_an_inline_keyboard(telegram_
     assert rasa.received[-1]["sender"] == f"telegram-{me}" and rasa.received[-1]["message"] == "What is the program?"
     assert rasa.received[-1]["metadata"]["channel"] == "telegram"
     assert sent[0]["text"] == "echo: What is the program?"
-    assert sent[0]["reply_markup"] == {"inline_keyboard": [[{"text": "More", "callback_data": "/ask_benefits"}]]}
+    assert sent[0]["reply_markup"] == {"inline_keyboard": [[{"text": "More", "callback_data": MORE}]]}
     assert bot_api.sent(me, "sendChatAction")[0]["action"] == "typing"
     assert {c["method"] for c in bot_api.calls} >= {"getMe", "setMyCommands", "deleteWebhook"}
 
@@ -79,7 +79,7 @@ async def test_language_command_is_remembered_for_button_payloads(telegram_app, 
     assert confirm[1]["text"] == word("language_set", "zh")
     assert rasa.slots[-1] == {"sender": f"telegram-{me}", "name": "language", "value": "zh"}
 
-    bot_api.press(me, "/ask_benefits")  # no words: answered in the chosen language, no second slot call
+    bot_api.press(me, MORE)  # no words: answered in the chosen language, no second slot call
     await eventually(lambda: rasa.messages(f"telegram-{me}"))
     assert rasa.received[-1]["metadata"]["language"] == "zh" and len(rasa.slots) == 1
 

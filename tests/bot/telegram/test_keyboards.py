@@ -8,8 +8,8 @@ import uuid
 import pytest
 from telegram import InlineKeyboardMarkup
 
-from bot.chat.rasa import Button
 from bot.chat.store import async_redis_from_env
+from bot.shared.replies import Button
 from bot.telegram.keyboards import CALLBACK_LIMIT, PayloadStore, keyboard
 
 LONG = '/inform{"choice":"fortune_global_500","note":"' + "x" * 40 + '"}'
@@ -25,15 +25,15 @@ async def redis_client(monkeypatch):
 
 async def test_short_payloads_travel_as_they_are_long_ones_as_a_short_id(redis_client) -> None:
     store = PayloadStore(redis_client)
-    buttons = [Button("Benefits", "/ask_benefits"), Button("Fortune Global 500", LONG), Button("是", "yes")]
+    buttons = [Button("Benefits", '/ask_program{"topic": "benefits"}'), Button("Fortune Global 500", LONG), Button("是", "yes")]
     markup = await keyboard(buttons, store)
     assert isinstance(markup, InlineKeyboardMarkup)
     data = [row[0].callback_data for row in markup.inline_keyboard]
     assert [row[0].text for row in markup.inline_keyboard] == ["Benefits", "Fortune Global 500", "是"]
-    assert data[0] == "/ask_benefits"
+    assert data[0] == '/ask_program{"topic": "benefits"}'
     assert all(len(d.encode()) <= CALLBACK_LIMIT for d in data)
     assert data[1].startswith("p:") and data[2].startswith("p:")  # not a "/" payload: never taken as-is
-    assert [await store.payload(d) for d in data] == ["/ask_benefits", LONG, "yes"]
+    assert [await store.payload(d) for d in data] == ['/ask_program{"topic": "benefits"}', LONG, "yes"]
 
 
 async def test_another_bridge_process_resolves_the_id_through_redis(redis_client) -> None:

@@ -7,7 +7,7 @@ import html
 from fastapi.testclient import TestClient
 
 from bot.main import create_app
-from bot.program import default_store
+from bot.shared.program import default_store
 
 client = TestClient(create_app())
 
@@ -18,7 +18,7 @@ def test_landing_page_shows_every_category_and_fact_in_both_languages() -> None:
     for category in kb.categories.values():
         for lang in ("en", "zh"):
             assert category.name.get(lang) in page and category.who.get(lang) in page
-    for fact in kb.overview + kb.application:
+    for fact in kb.section("overview") + kb.section("application"):
         assert fact.text.en in page and fact.text.zh in page
     assert 'src="/widget.js"' in page
 

@@ -1,0 +1,145 @@
+"""The web app's settings (and the delivery worker's and the Telegram bridge's): one typed object from the
+environment (`make` and scripts/run_all.sh load .env.example, then .env, with dotenv rules: see scripts/env.py).
+
+A value that does not parse stops start-up with a message naming the variable, rather than silently
+falling back to a default (`CHAT_RATE_PER_MINUTE=2O` is an error; `STAFF_COOKIE_SECURE=on` is true).
+`settings()` is cheap: it re-reads the environment only when one of these variables changed (tests
+change them freely).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Annotated, Any, List, Literal, Optional, Tuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+CommaList = Annotated[List[str], NoDecode]  # "a, b,c" in the environment
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot run with; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_file=None, frozen=True)
+
+    app_env: Literal["development", "test", "production"] = "development"
+
+    # Redis: Rasa's tracker and lock stores, the outbox, sessions, limits, metrics.
+    redis_host: str = "127.0.0.1"
+    redis_port: Port = 6379
+    redis_db: Annotated[int, Field(ge=0, le=1023)] = 0
+    tracker_ttl_seconds: Annotated[int, Field(ge=60)] = 30 * 86400
+
+    # Rasa, as the chat gateway and the Telegram bridge reach it.
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_urls: CommaList = Field(default_factory=list)
+    rasa_auth_token: str = ""
+
+    # Chat gateway (/api/chat).
+    chat_max_message_chars: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    chat_rate_per_minute: Annotated[int, Field(ge=1)] = 20
+    chat_rate_per_minute_ip: Annotated[int, Field(ge=1)] = 60
+    chat_allowed_origins: CommaList = Field(default_factory=list)
+    chat_rasa_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0
+    chat_rasa_retry_delays: Annotated[Tuple[float, ...], NoDecode] = (0.5, 1.0, 2.0)
+
+    # Lead intake and its delivery worker.
+    intake_api_key: str = ""
+    intake_url: str = "http://127.0.0.1:8000"
+    database_url: str = ""
+
+    # Staff console.
+    staff_session_ttl_seconds: Annotated[int, Field(ge=60)] = 8 * 3600
+    staff_cookie_secure: bool = False
+    staff_login_max_per_account: Annotated[int, Field(ge=1)] = 5
+    staff_login_max_per_ip: Annotated[int, Field(ge=1)] = 20
+    staff_login_window_seconds: Annotated[int, Field(ge=1)] = 900
+    staff_timezone: str = "Asia/Shanghai"
+    staff_telegram_chat_id: str = ""
+    staff_console_url: str = ""
+    staff_sse_max_seconds: Annotated[float, Field(ge=0)] = 3600.0  # 0: a stream ends at once
+    staff_events: Literal["on", "off"] = "on"
+
+    metrics_token: str = ""
+
+    # Telegram bridge (python -m bot.telegram) and staff alerts.
+    telegram_bot_token: str = ""
+    telegram_api_base_url: str = ""
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: Port = 8443
+
+    @field_validator("rasa_urls", "chat_allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("chat_rasa_retry_delays", mode="before")
+    @classmethod
+    def _delays(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "0.5,1,2"; empty: no second attempt
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("chat_rasa_retry_delays")
+    @classmethod
+    def _non_negative(cls, value: Tuple[float, ...]) -> Tuple[float, ...]:
+        if any(d < 0 for d in value):
+            raise ValueError("pauses cannot be negative")
+        return value
+
+    @field_validator("staff_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return value
+
+    @field_validator("staff_events", "telegram_mode", "app_env", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def rasa_replicas(self) -> List[str]:
+        """RASA_URLS, else RASA_URL: never empty, in order, without repeats."""
+        urls = self.rasa_urls or [u.strip().rstrip("/") for u in self.rasa_url.split(",") if u.strip()]
+        return list(dict.fromkeys(urls)) or ["http://127.0.0.1:5005"]
+
+
+ENV_NAMES: Tuple[str, ...] = tuple(name.upper() for name in Settings.model_fields)
+
+
+def _message(error: ValidationError) -> str:
+    problems = []
+    for issue in error.errors():
+        name = str(issue["loc"][0]).upper() if issue.get("loc") else "?"
+        value = os.environ.get(name)
+        shown = f"={value!r}" if value is not None and "TOKEN" not in name and "KEY" not in name and "SECRET" not in name else ""
+        problems.append(f"{name}{shown}: {str(issue['msg']).removeprefix('Value error, ')}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(_snapshot: Tuple[Optional[str], ...]) -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(_message(error)) from None
+
+
+def settings() -> Settings:
+    """The settings for the environment as it is now (ConfigError naming the variable when one is bad)."""
+    return _load(tuple(os.environ.get(name) for name in ENV_NAMES))

@@ -1,0 +1,85 @@
+"""The conversation funnel and the questions the assistant could not answer, recorded in Redis.
+
+The action server records (Python 3.10); the staff dashboard reads (3.11): plain Python, redis-py only.
+Each stage counts a conversation once per day (a Redis set per stage and day), with a split by language
+and category. "accepted" is not here: it is a lead status in the intake database.
+Unanswered questions are kept masked (no emails or phone numbers) in a capped list.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime, timedelta, timezone
+from typing import Dict, List, Optional
+
+import redis
+
+from bot.shared.logs import mask
+from bot.shared.metrics import FALLBACKS, add_to_pipeline
+from bot.shared.redis_conn import KEY_PREFIX
+
+STAGES = ("conversation", "screening_started", "screening_completed", "qualified")
+KEEP_DAYS = 400
+MAX_UNANSWERED = 1000
+
+
+class Funnel:
+    def __init__(self, client: redis.Redis, prefix: str = KEY_PREFIX) -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, "funnel") + parts)
+
+    def record(
+        self, stage: str, conversation_id: str, *, language: str = "", category: Optional[str] = None, day: Optional[date] = None
+    ) -> bool:
+        """Count `conversation_id` at `stage` (once per day); returns False when it was already counted."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown funnel stage {stage!r}; expected one of {', '.join(STAGES)}")
+        day_text = (day or datetime.now(timezone.utc).date()).isoformat()
+        members = self._key(stage, day_text)
+        if not self.redis.sadd(members, conversation_id):
+            return False
+        pipe = self.redis.pipeline()
+        pipe.expire(members, KEEP_DAYS * 86400)
+        for split, value in (("language", language), ("category", category)):
+            if value:
+                pipe.hincrby(self._key(stage, day_text, split), value, 1)
+                pipe.expire(self._key(stage, day_text, split), KEEP_DAYS * 86400)
+        pipe.execute()
+        return True
+
+    def counts(self, start: Optional[date] = None, end: Optional[date] = None) -> Dict[str, Dict[str, object]]:
+        """Per stage: total, by_language and by_category over [start, end] (default: the last 30 days)."""
+        end = end or datetime.now(timezone.utc).date()
+        start = start or end - timedelta(days=29)
+        days = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+        out: Dict[str, Dict[str, object]] = {}
+        for stage in STAGES:
+            total = 0
+            splits: Dict[str, Dict[str, int]] = {"language": {}, "category": {}}
+            for day_text in days:
+                total += int(self.redis.scard(self._key(stage, day_text)))
+                for split, counts in splits.items():
+                    for value, n in self.redis.hgetall(self._key(stage, day_text, split)).items():
+                        value = value.decode() if isinstance(value, bytes) else value
+                        counts[value] = counts.get(value, 0) + int(n)
+            out[stage] = {"total": total, "by_language": splits["language"], "by_category": splits["category"]}
+        return out
+
+    def record_unanswered(self, text: str, *, language: str, reason: str, topics: Optional[List[str]] = None) -> None:
+        """Keep a question the assistant could not answer (reason: "unknown_topic" or "fallback"), masked."""
+        entry = {"text": mask(text)[:500], "language": language, "reason": reason, "topics": topics or [], "at": time.time()}
+        key = self._key("unanswered")
+        pipe = self.redis.pipeline()
+        pipe.lpush(key, json.dumps(entry, ensure_ascii=False))
+        pipe.ltrim(key, 0, MAX_UNANSWERED - 1)
+        # The list above is capped; this counter is not: gzcp_chat_fallbacks_total on the web app's /metrics.
+        add_to_pipeline(pipe, FALLBACKS.increment(reason=reason, language=language), self.prefix)
+        pipe.execute()
+
+    def unanswered(self, limit: int = 100) -> List[Dict[str, object]]:
+        """The latest unanswered questions, newest first."""
+        return [json.loads(item) for item in self.redis.lrange(self._key("unanswered"), 0, max(0, limit - 1))]

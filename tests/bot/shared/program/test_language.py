@@ -1,0 +1,20 @@
+import pytest
+
+from bot.shared.program.language import detect_language
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("What is the program?", "en"),
+        ("城市合伙人计划是什么", "zh"),
+        ("city dreamer有什么权益", "zh"),
+        ("我想apply", "zh"),
+        ('/ask_program{"topic": "benefits", "partner_category": "city_dreamer"}', None),
+        ("12345", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_detect_language(text, language) -> None:
+    assert detect_language(text) == language
