@@ -123,6 +123,7 @@ class Topic:
 class Knowledge:
     sources: Mapping[str, Source]
     facts: Mapping[str, Tuple[Fact, ...]]  # section (the file name in facts/) -> facts, in file order
+    section_titles: Mapping[str, Text]
     categories: Mapping[str, Category]
     topics: Mapping[str, Topic]
     unknowns: Tuple[UnknownTopic, ...]
@@ -267,11 +268,14 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
         )
 
     facts: Dict[str, Tuple[Fact, ...]] = {}
+    titles: Dict[str, Text] = {}
     seen_ids: Dict[str, str] = {}
     for path in fact_files(data_dir):
         filename = f"{FACTS_DIR}/{path.name}"
         section = path.stem
-        loaded = _Reader(filename).facts(_section(read_yaml(path)[0], filename, "facts"), section, sources)
+        content = read_yaml(path)[0]
+        titles[section] = _Reader(filename).text(_section(content, filename, "title"), "title")
+        loaded = _Reader(filename).facts(_section(content, filename, "facts"), section, sources)
         for fact in loaded:
             if fact.id in seen_ids:
                 raise ProgramDataError(f"{filename}: fact id {fact.id!r} is also in facts/{seen_ids[fact.id]}.yml")
@@ -300,6 +304,7 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
     return Knowledge(
         sources=sources,
         facts=facts,
+        section_titles=titles,
         categories=categories,
         topics=topics,
         unknowns=unknowns,

@@ -47,6 +47,7 @@ def test_facts_carry_the_figures_of_program_facts_md() -> None:
         ("messages.yml", "zh: 关于{topic}，", "zh: 关于{subject}，", "different {placeholders}"),
         ("facts/guangzhou.yml", "facts:\n", "facts: [\n", "not valid YAML"),
         ("facts/progress.yml", "facts:", "fact:", "missing top-level key"),
+        ("facts/trade.yml", "title: ", "heading: ", "missing top-level key 'title'"),
         ("topics.yml", "        facts: benefits\n", "        facts: benefit\n", "no facts section"),
         ("topics.yml", "buttons: [benefits, /ask_recommendation]", "buttons: [benefit]", "expected each_category"),
         ("topics.yml", "    offer: categories", "    offer: everything", "neither a topic"),
@@ -86,7 +87,7 @@ def test_a_new_facts_section_is_found_and_served_without_restart(data_copy: Path
     store = KnowledgeStore(data_copy, check_interval=0)
     assert "space_station" not in store.current().facts
     (data_copy / "facts/space_station.yml").write_text(
-        "facts:\n  - id: station_fact\n    en: A new fact.\n    zh: 一条新事实。\n    sources: [huaxia]\n", encoding="utf-8")
+        "title: {en: Space, zh: 太空}\nfacts:\n  - id: station_fact\n    en: A new fact.\n    zh: 一条新事实。\n    sources: [huaxia]\n", encoding="utf-8")
     assert store.current().section("space_station")[0].text.zh == "一条新事实。"
 
 
@@ -116,7 +117,7 @@ def test_a_new_topic_is_answered_from_its_data_alone(data_copy: Path) -> None:
     from bot.shared.program.contact import StaffContact
 
     (data_copy / "facts/space_trade.yml").write_text(
-        "facts:\n  - id: space_trade_total\n    en: Trade grew.\n    zh: 外贸增长。\n    sources: [huaxia]\n",
+        "title: {en: Trade, zh: 贸易}\nfacts:\n  - id: space_trade_total\n    en: Trade grew.\n    zh: 外贸增长。\n    sources: [huaxia]\n",
         encoding="utf-8")
     with (data_copy / "topics.yml").open("a", encoding="utf-8") as topics:
         topics.write(TRADE_TOPIC.replace("facts: trade", "facts: space_trade"))
