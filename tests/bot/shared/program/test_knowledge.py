@@ -87,7 +87,8 @@ def test_a_new_facts_section_is_found_and_served_without_restart(data_copy: Path
     store = KnowledgeStore(data_copy, check_interval=0)
     assert "space_station" not in store.current().facts
     (data_copy / "facts/space_station.yml").write_text(
-        "title: {en: Space, zh: 太空}\nfacts:\n  - id: station_fact\n    en: A new fact.\n    zh: 一条新事实。\n    sources: [huaxia]\n", encoding="utf-8")
+        "title: {en: Space, zh: 太空}\n"
+        "facts:\n  - id: station_fact\n    en: A new fact.\n    zh: 一条新事实。\n    sources: [huaxia]\n", encoding="utf-8")
     assert store.current().section("space_station")[0].text.zh == "一条新事实。"
 
 
@@ -117,7 +118,8 @@ def test_a_new_topic_is_answered_from_its_data_alone(data_copy: Path) -> None:
     from bot.shared.program.contact import StaffContact
 
     (data_copy / "facts/space_trade.yml").write_text(
-        "title: {en: Trade, zh: 贸易}\nfacts:\n  - id: space_trade_total\n    en: Trade grew.\n    zh: 外贸增长。\n    sources: [huaxia]\n",
+        "title: {en: Trade, zh: 贸易}\n"
+        "facts:\n  - id: space_trade_total\n    en: Trade grew.\n    zh: 外贸增长。\n    sources: [huaxia]\n",
         encoding="utf-8")
     with (data_copy / "topics.yml").open("a", encoding="utf-8") as topics:
         topics.write(TRADE_TOPIC.replace("facts: trade", "facts: space_trade"))
