@@ -16,7 +16,7 @@ WITH_ENV  := $(APP_PY) -m scripts.env --
 help:
 	@echo "make run    - set up, train if needed, start Redis, the Rasa replicas, the action server and the web app"
 	@echo "make test   - everything CI runs: lint, data validation, unit, story and integration tests"
-	@echo "make eval   - intent/entity F1 per language on the held-out set, plus test-story accuracy"
+	@echo "make eval   - held-out intent/entity F1, everyday writing, fact retrieval, test stories, screening personas"
 	@echo "make bench  - this assistant side by side with a stock 'rasa init' bot: results/bench.{md,json,png} (~20 min)"
 
 # --- environments (rebuilt only when a lock file changes) ---------------------------------
@@ -82,9 +82,11 @@ test: env redis postgres chromium lint check-data validate model
 	@echo "== integration: real Rasa server, action server and Redis over the REST webhook"
 	@REDIS_DB=$(TEST_REDIS_DB) $(WITH_ENV) $(APP_PY) -m pytest -q tests/integration
 
-eval: env model
+eval: env redis model
 	@mkdir -p results
 	@$(WITH_ENV) $(RASA_PY) tests/eval/run_eval.py --model models/current.tar.gz
+	@echo "== screening personas through /api/chat (a cluster of real processes; about 3 minutes)"
+	@$(WITH_ENV) $(APP_PY) -m tests.eval.personas
 
 # Side by side with a stock `rasa init` bot (build/bench/stock), on its own ports and Redis DB 12 so the
 # test suite can run meanwhile. Options: make bench BENCH_ARGS="--quick" (see python -m scripts.bench --help).

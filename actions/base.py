@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.funnel import record, record_unanswered
+from actions.retrieval import RETRIEVAL_THRESHOLD, SURE, index_for
 from bot.shared.program import CATEGORY_KEYS, default_store
 from bot.shared.program.answers import Answer, Composer, unknown_topics
 from bot.shared.program.contact import StaffContact
@@ -99,14 +100,36 @@ class AnswerAction(Action):
                 logger.info("unanswerable question: intent=%s topics=%s", self.action_name, ",".join(answer.unknown))
                 record_unanswered(tracker.latest_message.get("text") or "", language, "unknown_topic", list(answer.unknown))
         if answer is None:
-            answer = self.build(composer, tracker)
-            if self.action_name == "action_clarify":
+            answer = self.retrieved(composer, tracker) or self.build(composer, tracker)
+            if answer.fallback:
                 record_unanswered(tracker.latest_message.get("text") or "", language, "fallback")
         record("conversation", tracker, language)
+        extra = self.after(answer, tracker, language)
         for reply in answer.replies:
             buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
             dispatcher.utter_message(text=reply.text, buttons=buttons or None)
         events: List[EventType] = [SlotSet("language", language), SlotSet("offer", answer.offer)]
         if answer.topic:
             events.append(SlotSet("topic", answer.topic))
-        return events
+        return events + extra
+
+    # How close a question must come to a fact for this action to answer with it (None: no lookup).
+    retrieval_threshold: Optional[float] = None
+
+    def retrieves(self, tracker: Tracker) -> bool:
+        """Whether a question this action answers is first looked up in the fact base (actions/retrieval.py)."""
+        return self.retrieval_threshold is not None
+
+    def retrieved(self, composer: Composer, tracker: Tracker) -> Optional[Answer]:
+        """The facts that answer the question, when this action looks them up and they match well enough."""
+        text = tracker.latest_message.get("text") or ""
+        if not self.retrieves(tracker) or not text.strip() or text.startswith("/"):
+            return None
+        hits = index_for(composer.kb).answer(text, threshold=self.retrieval_threshold or RETRIEVAL_THRESHOLD)
+        if not hits:
+            return None
+        return composer.retrieved([h.fact for h in hits], sure=hits[0].score >= SURE)
+
+    def after(self, answer: Answer, tracker: Tracker, language: str) -> List[EventType]:
+        """A subclass's last word on the answer (more replies, more events) before it is sent."""
+        return []

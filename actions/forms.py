@@ -40,6 +40,10 @@ QUESTION_INTENTS = (TOPIC_INTENT, "ask_capabilities", "ask_recommendation", "bot
 INTERRUPTING_INTENTS = CONTROL_INTENTS + QUESTION_INTENTS
 CONTROL_CONFIDENCE = 0.7
 QUESTION_CONFIDENCE = 0.5
+# A message the form cannot read as an answer and that has no question form is still taken as a question
+# when the NLU is sure of one of these; otherwise it is re-asked with the reason (never a loop of asides).
+UNMARKED_QUESTION_INTENTS = (TOPIC_INTENT, "ask_capabilities", "bot_challenge")
+UNMARKED_QUESTION_CONFIDENCE = 0.8
 HELP_AFTER_FAILURES = 2
 # Free-text answers are taken as answers unless they read as a question.
 _QUESTION = re.compile(
@@ -132,6 +136,8 @@ class ValidateForm(Action):
         topic = default_store.current().topics.get(topic_of(tracker) or "")
         if intent == TOPIC_INTENT and topic is not None and not topic.interrupts_screening:
             intent = None  # this topic is not taken up mid-form: the message is read as an answer
+        if intent == "apply" and self.form == "screening_form":
+            intent = None  # "we want to join" while joining: an answer, or a re-ask, never a restart
         if choice is None and self.interrupts(s.answers_no(asked), text, intent, confidence, reading.ok):
             return None
         updates: Dict[str, Any] = {}
@@ -172,9 +178,10 @@ class ValidateForm(Action):
         if intent in CONTROL_INTENTS and confidence >= CONTROL_CONFIDENCE:
             # "No" to the consent question is an answer, not a wish to stop.
             return not (understood and no_is_an_answer)
-        if intent in QUESTION_INTENTS and confidence >= QUESTION_CONFIDENCE:
-            return bool(_QUESTION.search(text)) or not understood
-        return False
+        if intent in QUESTION_INTENTS and confidence >= QUESTION_CONFIDENCE and _QUESTION.search(text):
+            return True
+        return (not understood and intent in UNMARKED_QUESTION_INTENTS
+                and confidence >= UNMARKED_QUESTION_CONFIDENCE)
 
     def show_assessment(self, s: Screening, dispatcher: CollectingDispatcher, tracker: Tracker,
                         answers: Dict[str, Any], state: Dict[str, Any], language: str) -> None:

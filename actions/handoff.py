@@ -18,13 +18,16 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import language_of
-from actions.forms import answers_of, clear_form, contact_text, screening
+from actions.forms import answers_of, clear_form, contact_text, screening, send
 from actions.funnel import record
 from bot.shared.config import env_str
 from bot.shared.outbox import Outbox
-from bot.shared.program import handover
+from bot.shared.program import default_store, handover
+from bot.shared.program.answers import Composer
+from bot.shared.program.contact import StaffContact
 from bot.shared.program.screening import Screening
 from bot.shared.redis_conn import redis_from_env
+from bot.shared.replies import Button, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +107,7 @@ async def submit(kind: str, dispatcher: CollectingDispatcher, tracker: Tracker) 
     if s.confirmation(answers) == "cancel":
         dispatcher.utter_message(text=message("cancelled", language))
         return clear_form()
-    if kind == "lead" and not (s.profile_complete(answers) and s.assessment(answers).qualified):
+    if kind == "lead" and not s.passes_on(answers):
         return clear_form()  # the assessment, already shown, said why; no contact details were taken
     if s.confirmation(answers) != "send" or s.consent(answers) is not True:
         return clear_form()
@@ -166,28 +169,65 @@ def erase(conversation_id: str) -> Optional[int]:
     return int(result["deleted"]) if result is not None else None
 
 
-class ActionStartScreening(Action):
-    """Base for the actions that open the screening form (apply, ask_recommendation)."""
+def described(tracker: Tracker, s: Screening) -> Dict[str, Any]:
+    """The answers this message gives about who the user is, on top of those already noted."""
+    return {**{k: v for k, v in answers_of(tracker).items() if v is not None},
+            **s.describe(tracker.latest_message.get("text") or "")}
 
-    action_name = ""
+
+def prefill(answers: Dict[str, Any], s: Screening) -> List[EventType]:
+    return [SlotSet(q, v) for q, v in answers.items() if q in s.questions and s.questions[q].stage == "profile"]
+
+
+def open_screening(dispatcher: CollectingDispatcher, tracker: Tracker, s: Screening, language: str) -> List[EventType]:
+    """The screening's first words: what it is, and the answers already known from what the user said."""
+    answers = described(tracker, s)
+    dispatcher.utter_message(text=s.data.message("start", language))
+    known = {q: v for q, v in answers.items() if q in s.profile_questions(answers)}
+    if known:
+        dispatcher.utter_message(text=s.data.message("noted", language, noted=s.noted(known, language)))
+    record("screening_started", tracker, language)
+    return [SlotSet("language", language)] + prefill(known, s)
+
+
+class ActionApply(Action):
+    """"We'd like to join" (saying who they are, or not): the screening opens, with what they said filled in."""
 
     def name(self) -> str:
-        return self.action_name
+        return "action_apply"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         language = language_of(tracker)
-        data = screening().data
+        s = screening()
         if tracker.active_loop.get("name") == "screening_form":
-            dispatcher.utter_message(text=data.message("resume", language))
-        else:
-            dispatcher.utter_message(text=data.message("start", language))
-            record("screening_started", tracker, language)
-        return [SlotSet("language", language)]
+            dispatcher.utter_message(text=s.data.message("resume", language))
+            return [SlotSet("language", language)]
+        return open_screening(dispatcher, tracker, s, language)
 
 
-class ActionApply(ActionStartScreening):
-    action_name = "action_apply"
+class ActionRecommendation(Action):
+    """"Which category fits us?": answered at once from what they said (eligibility rules, with reasons), or
+    with what decides it; then the screening is offered to confirm it and pass the details on."""
+
+    def name(self) -> str:
+        return "action_recommendation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        language = language_of(tracker)
+        s = screening()
+        if tracker.active_loop.get("name") == "screening_form":  # the questions under way are how it is found
+            dispatcher.utter_message(text=s.data.message("recommendation_in_form", language))
+            return [SlotSet("language", language)]
+        answers = described(tracker, s)
+        reply = s.indication(answers, language, contact_text(language)) or recommendation_offer(s, language)
+        send(dispatcher, reply)
+        record("conversation", tracker, language)
+        return [SlotSet("language", language), SlotSet("offer", "screening")] + prefill(answers, s)
 
 
-class ActionRecommendation(ActionStartScreening):
-    action_name = "action_recommendation"
+def recommendation_offer(s: Screening, language: str) -> Reply:
+    """What decides the category, and the offer of the screening (nothing said about who they are yet)."""
+    answer = Composer(default_store.current(), language, StaffContact.from_env()).recommendation()
+    text = "\n".join(r.text for r in answer.replies) + "\n" + s.data.message("indication_offer", language)
+    buttons = (Button(s.data.message("button_check", language), "/apply"), Button(s.data.message("button_no", language), "/deny"))
+    return Reply(text, buttons)

@@ -1,8 +1,17 @@
-"""Intent classification by logistic regression over the sparse word and character n-gram features.
+"""Intent classification by logistic regression over TF-IDF word and character n-gram features.
 
-Rasa's LogisticRegressionClassifier with the regularisation strength `C` exposed (Rasa fixes it at 1.0).
-Chosen over DIET for speed and memory, measured by `make bench` (see README, Benchmark): no TensorFlow
-graph to build or run, so a Rasa server starts in about half the time and stays well under 1 GB.
+Rasa's LogisticRegressionClassifier with its own features and the regularisation strength `C` exposed
+(Rasa fixes it at 1.0). Chosen over DIET for speed and memory, measured by `make bench` (see README,
+Benchmark): no TensorFlow graph to build or run, so a Rasa server starts in about half the time and stays
+well under 1 GB.
+
+Features: the tokenizer's words (components/mixed_tokenizer.py: jieba words for Chinese, emoji included) and
+the characters n-grams within words (1-4), each weighted as TF-IDF with sublinear term frequency
+(1 + log count) and scaled to unit length. A long message (a paragraph with one question at its end) is then
+not its word count, and common words ("we", "the", "我们") weigh little. Against Rasa's CountVectorsFeaturizer
+counts this took held-out intent macro-F1 from 0.93 to 0.97 in English (make eval), and it makes Rasa's
+featurizers unnecessary in the pipeline, so a message costs less. The vocabularies and IDF weights are
+saved beside the classifier.
 
 Topics: the NLU examples of `ask_program` come in blocks, one per program topic, each with intent
 metadata `topic: <key>` (nlu/*/program.yml). The same model tells the topics apart (no TensorFlow
@@ -14,21 +23,59 @@ intent), "ranking"}, which the answering action reads (rasa_sdk: tracker.latest_
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Type
 
+import numpy as np
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 DELIMITER = "/"  # ask_program/benefits, as Rasa names retrieval intents
 TOPIC = "topic"  # the intent metadata key (training data) and the output field
+WEIGHTS_FILE = "idf.npz"
+VOCABULARY_FILE = "vocabulary.json"
+
+
+def tokens_of(message: Message) -> List[str]:
+    return [t.text.lower() for t in message.get(TOKENS_NAMES[TEXT]) or []]
+
+
+def text_of(message: Message) -> str:
+    return str(message.get(TEXT) or "")
+
+
+def _given(tokens: List[str]) -> List[str]:
+    return tokens
+
+
+def word_vectorizer(vocabulary: Optional[Dict[str, int]] = None, idf: Optional[np.ndarray] = None) -> TfidfVectorizer:
+    return _fitted(TfidfVectorizer(analyzer=_given, sublinear_tf=True, vocabulary=vocabulary), idf)
+
+
+def char_vectorizer(vocabulary: Optional[Dict[str, int]] = None, idf: Optional[np.ndarray] = None) -> TfidfVectorizer:
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True,
+                                 vocabulary=vocabulary)
+    return _fitted(vectorizer, idf)
+
+
+def _fitted(vectorizer: TfidfVectorizer, idf: Optional[np.ndarray]) -> TfidfVectorizer:
+    """A vectorizer as saved: its vocabulary and IDF weights, no refit."""
+    if idf is not None:
+        vectorizer.fit([[]] if vectorizer.analyzer is _given else [""])  # sets the fixed vocabulary
+        vectorizer.idf_ = idf
+    return vectorizer
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -54,9 +101,48 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
             warm_start=False,
         )
 
+        self.words: Optional[TfidfVectorizer] = None
+        self.chars: Optional[TfidfVectorizer] = None
+
+    @staticmethod
+    def required_components() -> List[Type]:
+        return [Tokenizer]
+
+    def _create_X(self, messages: List[Message]) -> csr_matrix:
+        assert self.words is not None and self.chars is not None, "the classifier is not trained"
+        return hstack([self.words.transform([tokens_of(m) for m in messages]),
+                       self.chars.transform([text_of(m) for m in messages])]).tocsr()
+
     def _create_training_matrix(self, training_data: TrainingData) -> Tuple[csr_matrix, List[str]]:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        self.words, self.chars = word_vectorizer(), char_vectorizer()
+        self.words.fit([tokens_of(m) for m in examples])
+        self.chars.fit([text_of(m) for m in examples])
         return self._create_X(examples), [label_of(e) for e in examples]
+
+    def persist(self) -> None:
+        super().persist()
+        if self.words is None or self.chars is None:
+            return
+        with self._model_storage.write_to(self._resource) as model_dir:
+            vocabularies = {name: {k: int(v) for k, v in vec.vocabulary_.items()}
+                            for name, vec in (("words", self.words), ("chars", self.chars))}
+            (model_dir / VOCABULARY_FILE).write_text(json.dumps(vocabularies, ensure_ascii=False), encoding="utf-8")
+            np.savez(model_dir / WEIGHTS_FILE, words=self.words.idf_, chars=self.chars.idf_)
+
+    @classmethod
+    def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> LinearIntentClassifier:
+        component = super().load(config, model_storage, resource, execution_context, **kwargs)
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                vocabularies = json.loads((model_dir / VOCABULARY_FILE).read_text(encoding="utf-8"))
+                weights = np.load(model_dir / WEIGHTS_FILE)
+                component.words = word_vectorizer(vocabularies["words"], weights["words"])
+                component.chars = char_vectorizer(vocabularies["chars"], weights["chars"])
+        except (ValueError, FileNotFoundError):
+            pass  # not trained (no training data): Rasa's own load has said so
+        return component
 
     def process(self, messages: List[Message]) -> List[Message]:
         probabilities = self.clf.predict_proba(self._create_X(messages))

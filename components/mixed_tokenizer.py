@@ -26,8 +26,13 @@ from bot.shared.program.language import CJK_CHARS
 
 jieba.setLogLevel(logging.WARNING)
 
-# A word: letters/digits (any script), joined by the characters emails, numbers and names use.
-_WORD = re.compile(r"\w+(?:[@.'’\-+&/]\w+)*", re.UNICODE)
+# A word: letters/digits (any script), joined by the characters emails, numbers and names use; or one emoji
+# (people answer "👍" or "🙏" alone: a token the model can learn, and never a message without features).
+_EMOJI = (
+    "\U0001F300-\U0001F3FA\U0001F400-\U0001F5FF\U0001F600-\U0001F64F\U0001F680-\U0001F6FF\U0001F900-\U0001FAFF"
+    "\u2600-\u27BF\u2B50\u2B55"  # skin tones (1F3FB-1F3FF) are left out: they qualify the emoji before them
+)
+_WORD = re.compile(rf"\w+(?:[@.'’\-+&/]\w+)*|[{_EMOJI}]", re.UNICODE)
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 # Domain words jieba would otherwise split; the category names are added from the data.
 _DOMAIN_WORDS = ("城市合伙人", "合伙人", "世界500强", "专精特新", "小巨人", "单项冠军", "广交会", "全运会", "大湾区")

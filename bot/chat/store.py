@@ -16,7 +16,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from bot.settings import settings
-from bot.shared.redis_conn import KEY_PREFIX
+from bot.shared.redis_conn import KEY_PREFIX, conversation_keys
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class LanguageMemory:
         self.ttl = ttl_seconds or settings().tracker_ttl_seconds
 
     def _key(self, sender: str) -> str:
-        return f"{KEY_PREFIX}:chat:lang:{sender}"
+        return conversation_keys(sender).language
 
     async def get(self, sender: str) -> Optional[str]:
         try:

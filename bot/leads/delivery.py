@@ -150,7 +150,9 @@ class Delivery:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)
-        self.outbox.redis.delete(keys.tracker, keys.turns, keys.lock_seq)
+        # The channel's remembered language goes with the tracker: Rasa starts over in its default, and so does
+        # the channel, so a button pressed next is not answered in a language the tracker no longer has.
+        self.outbox.redis.delete(keys.tracker, keys.turns, keys.lock_seq, keys.language)
         return True
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,6 +65,8 @@ class Lead(Base):
     reasons: Mapped[Optional[List[Any]]] = mapped_column(JsonType)  # each {en, zh}
     alternatives: Mapped[Optional[List[Any]]] = mapped_column(JsonType)  # other qualifying category keys
     rules_version: Mapped[Optional[str]] = mapped_column(String(64))  # hash of eligibility.yml that judged it
+    # Not qualified, but close or not placeable by the rules: staff judge it (migration 0003).
+    review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"), index=True)
 
     note: Mapped[Optional[str]] = mapped_column(Text)
     transcript: Mapped[List[Dict[str, Any]]] = mapped_column(JsonType)

@@ -159,6 +159,7 @@ class ConsentOut(BaseModel):
 class AssessmentOut(BaseModel):
     category: Optional[str] = Field(description="recommended category, or the closest one when not qualified; null if none fits")
     qualified: bool
+    review: bool = Field(False, description="not qualified, but close or not placeable by the rules: staff judge it")
     score: int
     reasons: List[Dict[str, str]] = Field(description="each reason in every language: {en, zh}")
     alternatives: List[str] = Field(description="other categories the profile also qualifies for, best first")
@@ -187,6 +188,7 @@ class LeadOut(BaseModel):
             assessment = AssessmentOut(
                 category=lead.category,
                 qualified=bool(lead.qualified),
+                review=bool(lead.review),
                 score=lead.score or 0,
                 reasons=lead.reasons or [],
                 alternatives=lead.alternatives or [],

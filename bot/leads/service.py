@@ -41,7 +41,8 @@ def _assessment(profile_data: Dict[str, Any]) -> Dict[str, Any]:
         raise InvalidProfile(str(error)) from None
     # Always our own assessment on the current rules: whatever the caller believes the category is does not count.
     data = assess(profile, rules).to_dict()  # JSON-ready: reasons in both languages, alternatives as keys
-    return {key: data[key] for key in ("category", "qualified", "score", "reasons", "alternatives", "rules_version")}
+    return {key: data[key] for key in ("category", "qualified", "review", "score", "reasons", "alternatives",
+                                       "rules_version")}
 
 
 def _build(request: IntakeRequest, idempotency_key: Optional[str], request_hash: str) -> Lead:

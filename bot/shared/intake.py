@@ -40,6 +40,14 @@ class InvalidPhone(ValueError):
     """Not a phone number, or not a valid one in the region it was read with."""
 
 
+def _plausible_international(text: str, number: phonenumbers.PhoneNumber) -> bool:
+    """Written with its country code ("+44 7700 900456") and of a possible length there: kept, because
+    numbering plans change faster than the library's metadata and staff can check a number; a number
+    without a country code must be valid, so "12345" is not taken for a phone."""
+    explicit = text.lstrip().startswith(("+", "00"))
+    return explicit and phonenumbers.is_possible_number(number) and len(str(number.national_number)) >= 7
+
+
 def normalise_phone(text: str, region: Optional[str] = None) -> str:
     """A phone number in E.164 (+8613800138000); raise InvalidPhone when it is not a valid number."""
     region = (region or DEFAULT_PHONE_REGION).upper()
@@ -47,7 +55,7 @@ def normalise_phone(text: str, region: Optional[str] = None) -> str:
         number = phonenumbers.parse(text or "", region)
     except phonenumbers.NumberParseException as error:
         raise InvalidPhone(f"not a phone number ({error})") from None
-    if not phonenumbers.is_valid_number(number):
+    if not (phonenumbers.is_valid_number(number) or _plausible_international(text or "", number)):
         raise InvalidPhone(f"not a valid number (read with region {region}; write +<country code> to be explicit)")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

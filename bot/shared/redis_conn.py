@@ -39,6 +39,7 @@ class ConversationKeys:
     lock_leases: str  # ticket -> lease expiry
     lock_seq: str  # arrival counter
     turns: str  # message ids of the stored turns (rasa_addons.tracker_store)
+    language: str  # the language the channel last told Rasa (bot.chat.store.LanguageMemory)
 
     @property
     def lock(self) -> Tuple[str, str, str]:
@@ -46,7 +47,7 @@ class ConversationKeys:
 
     @property
     def all(self) -> Tuple[str, ...]:
-        return (self.tracker, self.lock_queue, self.lock_leases, self.lock_seq, self.turns)
+        return (self.tracker, self.lock_queue, self.lock_leases, self.lock_seq, self.turns, self.language)
 
 
 def conversation_keys(conversation_id: str, prefix: str = KEY_PREFIX) -> ConversationKeys:
@@ -57,4 +58,5 @@ def conversation_keys(conversation_id: str, prefix: str = KEY_PREFIX) -> Convers
         lock_leases=f"{lock}:l",
         lock_seq=f"{lock}:n",
         turns=f"{prefix}:turns:{conversation_id}",
+        language=f"{prefix}:chat:lang:{conversation_id}",
     )

@@ -25,7 +25,7 @@ admin = api_user("admin")
 
 LeadId = Path(..., max_length=64)
 FILTER_DOC = (
-    "Filters (all optional): kind (lead|handoff), status, category, qualified (yes|no), language, channel, "
+    "Filters (all optional): kind (lead|handoff), status, category, qualified (yes|no|review), language, channel, "
     "date_from, date_to (YYYY-MM-DD, staff time zone), q (organization, person or email), sort "
     f"({'|'.join(service.SORTS)}), page."
 )

@@ -39,8 +39,8 @@ def _date(params: Mapping[str, str], name: str) -> Optional[date]:
 
 def parse_filter(params: Mapping[str, str], kind: Optional[str] = None) -> LeadFilter:
     qualified = _text(params, "qualified")
-    if qualified not in (None, "yes", "no"):
-        raise StaffError("qualified must be yes or no")
+    if qualified not in (None, "yes", "no", "review"):
+        raise StaffError("qualified must be yes, no or review")
     try:
         page = int(params.get("page") or 1)
     except ValueError:
@@ -49,7 +49,8 @@ def parse_filter(params: Mapping[str, str], kind: Optional[str] = None) -> LeadF
         kind=kind or _text(params, "kind") or "lead",
         status=_text(params, "status"),
         category=_text(params, "category"),
-        qualified=None if qualified is None else qualified == "yes",
+        qualified=None if qualified in (None, "review") else qualified == "yes",
+        review=True if qualified == "review" else None,
         language=_text(params, "language"),
         channel=_text(params, "channel"),
         date_from=_date(params, "date_from"),
@@ -64,7 +65,7 @@ def query_string(f: LeadFilter, **changes: object) -> str:
     """The filter as a query string (for pagination and the export link), with some values changed."""
     values = {
         "status": f.status, "category": f.category, "language": f.language, "channel": f.channel,
-        "qualified": None if f.qualified is None else ("yes" if f.qualified else "no"),
+        "qualified": "review" if f.review else None if f.qualified is None else ("yes" if f.qualified else "no"),
         "date_from": f.date_from.isoformat() if f.date_from else None,
         "date_to": f.date_to.isoformat() if f.date_to else None,
         "q": f.q, "sort": f.sort if f.sort != "newest" else None, "page": f.page if f.page > 1 else None,

@@ -42,6 +42,7 @@ class LeadSummary(BaseModel):
     email: str
     category: Optional[str]
     qualified: Optional[bool]
+    review: bool = False
     score: Optional[int]
     assignee_id: Optional[int]
 
@@ -50,7 +51,8 @@ class LeadSummary(BaseModel):
         return cls(
             id=lead.id, kind=lead.kind, status=lead.status, created_at=lead.created_at, channel=lead.channel,
             language=lead.language, organization=organization(lead), person=lead.person, email=lead.email,
-            category=lead.category, qualified=lead.qualified, score=lead.score, assignee_id=lead.assignee_id,
+            category=lead.category, qualified=lead.qualified, review=bool(lead.review), score=lead.score,
+            assignee_id=lead.assignee_id,
         )
 
 

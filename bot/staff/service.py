@@ -66,6 +66,7 @@ class LeadFilter:
     status: Optional[str] = None
     category: Optional[str] = None
     qualified: Optional[bool] = None
+    review: Optional[bool] = None  # marked for review by staff (close to a category, or not placeable)
     language: Optional[str] = None
     channel: Optional[str] = None
     date_from: Optional[date] = None
@@ -102,6 +103,8 @@ def _conditions(f: LeadFilter, with_status: bool = True) -> List[ColumnElement[b
         conditions.append(Lead.category == f.category)
     if f.qualified is not None:
         conditions.append(Lead.qualified.is_(f.qualified))
+    if f.review is not None:
+        conditions.append(Lead.review.is_(f.review))
     if f.language:
         conditions.append(Lead.language == f.language)
     if f.channel:

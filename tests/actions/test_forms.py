@@ -26,6 +26,7 @@ REDIS_DB = "13"
 QUALIFIED = {"org_type": "enterprise", "org_name": "Acme Robotics", "country": "China", "credentials": ["china_top_500"],
              "employees": 5000, "industry": "industrial robots", "guangzhou_presence": "present",
              "contribution": "a research centre"}
+BEFORE_PRESENCE = {k: v for k, v in QUALIFIED.items() if k not in ("guangzhou_presence", "contribution")}
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +100,24 @@ async def test_a_name_that_happens_to_look_like_a_topic_is_still_a_name() -> Non
     slots, _, _ = await validate(tracker("Guangzhou Robotics Ltd", "ask_program/guangzhou", confidence=0.8,
                                          slots={"org_type": "enterprise"}, requested="org_name"))
     assert slots["org_name"] == "Guangzhou Robotics Ltd"
+
+
+async def test_an_answer_misread_as_joining_is_still_an_answer_and_never_loops() -> None:
+    slots, _, _ = await validate(tracker("yes, we run a JV assembly plant in Huadu", "apply", confidence=0.9,
+                                         slots=BEFORE_PRESENCE, requested="guangzhou_presence"))
+    assert slots["guangzhou_presence"] == "present"
+    slots, texts, events = await validate(tracker("hmm the usual", "apply", confidence=0.9,
+                                                  slots=BEFORE_PRESENCE, requested="guangzhou_presence"))
+    assert events and slots["requested_slot"] == "guangzhou_presence" and texts  # re-asked with the reason
+
+
+async def test_an_unreadable_answer_is_a_question_only_when_the_nlu_is_sure() -> None:
+    _, _, events = await validate(tracker("benefits for super partners", "ask_program/benefits", confidence=0.9,
+                                          slots=BEFORE_PRESENCE, requested="guangzhou_presence"))
+    assert events == []
+    slots, _, _ = await validate(tracker("benefits for super partners", "ask_program/benefits", confidence=0.6,
+                                         slots=BEFORE_PRESENCE, requested="guangzhou_presence"))
+    assert slots["requested_slot"] == "guangzhou_presence" and slots["guangzhou_presence"] is None
 
 
 async def test_stop_leaves_but_no_to_consent_is_an_answer() -> None:

@@ -25,11 +25,18 @@ from rasa.utils.log_utils import configure_structlog  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
 from bot.shared.program import load_knowledge  # noqa: E402
+from bot.shared.program.answers import unknown_topics  # noqa: E402
 from bot.shared.program.categories import CategoryMatcher  # noqa: E402
+from bot.shared.program.contact import StaffContact  # noqa: E402
 from bot.shared.program.knowledge import TOPIC_INTENT  # noqa: E402
 from components.linear_intents import label_of  # noqa: E402
 
 HELDOUT = {"en": ROOT / "tests/eval/heldout_en.yml", "zh": ROOT / "tests/eval/heldout_zh.yml"}
+# Messages as people really write them (typos, slang, caps, mixed languages, emoji, long messages, personal
+# data in a question), written apart from the training data and from the held-out set above.
+EVERYDAY = {"en": ROOT / "tests/eval/everyday_en.yml", "zh": ROOT / "tests/eval/everyday_zh.yml"}
+# Questions whose answer is one fact (or none), for the fact retrieval (actions/retrieval.py).
+FACT_QUESTIONS = {"en": ROOT / "tests/eval/facts_en.yml", "zh": ROOT / "tests/eval/facts_zh.yml"}
 OUT = ROOT / "results/eval"
 ENTITY = "partner_category"
 
@@ -89,6 +96,41 @@ async def evaluate_language(agent: Agent, path: Path, matcher: CategoryMatcher, 
     }
 
 
+def retrieval(path: Path, errors: List[str]) -> Dict[str, float]:
+    """How often the fact retrieval answers with a right fact, and says nothing when no fact answers."""
+    import yaml
+
+    from actions.retrieval import index_for
+
+    knowledge = load_knowledge()
+    index = index_for(knowledge)
+    contact = StaffContact(email="staff@example.org")
+    answerable = right = wrong = top1 = 0
+    unanswerable = silent = 0
+    for item in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]:
+        gold = set(item["answer"] if isinstance(item["answer"], list) else [item["answer"]])
+        # As the assistant does: what the sources do not hold (unknowns.yml) is said so before any lookup
+        hits = [] if unknown_topics(knowledge, item["q"], contact) else index.answer(item["q"])
+        found = {f"{h.section}/{h.fact.id}" for h in hits}
+        best = index.search(item["q"])[:1]
+        if "none" in gold:
+            unanswerable += 1
+            silent += not hits
+            if hits:
+                errors.append(f"{path.name}\t{item['q']}\tgold=none\tanswered={sorted(found)}")
+            continue
+        answerable += 1
+        top1 += bool(best) and f"{best[0].section}/{best[0].fact.id}" in gold
+        if found & gold:
+            right += 1
+        elif hits:
+            wrong += 1
+        if not found & gold:
+            errors.append(f"{path.name}\t{item['q']}\tgold={sorted(gold)}\tanswered={sorted(found)}")
+    return {"answerable": answerable, "answered_right": right / answerable, "answered_wrong": wrong / answerable,
+            "top1": top1 / answerable, "unanswerable": unanswerable, "silent_right": silent / max(1, unanswerable)}
+
+
 def story_accuracy(model: str) -> Dict[str, float]:
     out = OUT / "stories"
     files = sorted((ROOT / "tests/stories").glob("*.yml"))
@@ -127,9 +169,12 @@ async def main() -> int:
     agent = Agent.load(args.model)
     errors: List[str] = []
     results = {lang: await evaluate_language(agent, path, matcher, errors) for lang, path in HELDOUT.items()}
+    everyday = {lang: await evaluate_language(agent, path, matcher, errors) for lang, path in EVERYDAY.items()}
+    facts = {lang: retrieval(path, errors) for lang, path in FACT_QUESTIONS.items()}
     stories = story_accuracy(args.model)
     (OUT / "errors.tsv").write_text("\n".join(errors) + "\n", encoding="utf-8")
-    (OUT / "summary.json").write_text(json.dumps({"nlu": results, "stories": stories}, indent=2), encoding="utf-8")
+    summary = {"nlu": results, "everyday": everyday, "retrieval": facts, "stories": stories}
+    (OUT / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
     print("\nHeld-out NLU evaluation (tests/eval/heldout_*.yml, not in the training data)")
     print(
@@ -141,6 +186,18 @@ async def main() -> int:
             f"| {lang} | {r['examples']} | {r['intent_macro_f1']:.3f} | {r['intent_accuracy']:.3f} | {r['fallback_rate']:.1%} | "
             f"{r['entity_f1']:.3f} ({r['entity_mentions']}) | {r['worst_intents']} |"
         )
+    print("\nEveryday writing (tests/eval/everyday_*.yml: typos, slang, caps, mixed languages, emoji, long messages)")
+    print("| language | examples | intent macro-F1 | intent accuracy | nlu_fallback | weakest intents |")
+    print("|---|---|---|---|---|---|")
+    for lang, r in everyday.items():
+        print(f"| {lang} | {r['examples']} | {r['intent_macro_f1']:.3f} | {r['intent_accuracy']:.3f} | "
+              f"{r['fallback_rate']:.1%} | {r['worst_intents']} |")
+    print("\nFact retrieval (tests/eval/facts_*.yml)")
+    print("| language | answerable | answered with a right fact | with a wrong one | top-1 right | unanswerable | says nothing |")
+    print("|---|---|---|---|---|---|---|")
+    for lang, r in facts.items():
+        print(f"| {lang} | {r['answerable']} | {r['answered_right']:.1%} | {r['answered_wrong']:.1%} | {r['top1']:.1%} | "
+              f"{r['unanswerable']} | {r['silent_right']:.1%} |")
     print(
         f"\nTest stories (tests/stories): {stories['stories_passed']}/{stories['stories']} conversations passed, "
         f"action accuracy {stories['action_accuracy']:.3f}"

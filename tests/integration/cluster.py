@@ -68,11 +68,11 @@ class Service:
 
 
 class Cluster:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, replicas: int = 2, base: int = BASE) -> None:
         self.dir = workdir
-        self.redis_port, self.actions_port = BASE, BASE + 55
-        self.rasa_ports = [BASE + 5, BASE + 6]
-        self.gateway_port, self.intake_port = BASE + 80, BASE + 81
+        self.redis_port, self.actions_port = base, base + 55
+        self.rasa_ports = [base + 5 + i for i in range(replicas)]
+        self.gateway_port, self.intake_port = base + 80, base + 81
         self.db_url = f"sqlite:///{workdir / 'leads.db'}"
         self.rasa_urls = [f"http://127.0.0.1:{p}" for p in self.rasa_ports]
         self.gateway_url = f"http://127.0.0.1:{self.gateway_port}"

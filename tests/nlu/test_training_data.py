@@ -54,10 +54,24 @@ def test_chinese_examples_are_chinese() -> None:
             assert re.search(r"[\u4e00-\u9fff]", line), (intent, line)
 
 
-def test_held_out_set_is_not_in_the_training_data() -> None:
+@pytest.mark.parametrize("held_out", ["heldout_*.yml", "everyday_*.yml"])
+def test_held_out_sets_are_not_in_the_training_data(held_out: str) -> None:
     train = {plain(x) for lines in examples(sorted((ROOT / "nlu").glob("*/*.yml"))).values() for x in lines}
-    held = {plain(x) for lines in examples(sorted((ROOT / "tests/eval").glob("heldout_*.yml"))).values() for x in lines}
-    assert held and not (train & held), sorted(train & held)[:20]
+    held = {plain(x) for lines in examples(sorted((ROOT / "tests/eval").glob(held_out))).values() for x in lines}
+    assert len(held) >= 300 and not (train & held), sorted(train & held)[:20]
+
+
+def test_the_everyday_set_has_at_least_150_messages_per_language_and_only_known_labels() -> None:
+    for lang in ("en", "zh"):
+        data = examples([ROOT / f"tests/eval/everyday_{lang}.yml"])
+        assert sum(len(v) for v in data.values()) >= 150 and set(data) <= set(LABELS), lang
+
+
+def test_fact_questions_are_not_the_facts_own_examples() -> None:
+    asked = {plain(q) for facts in load_knowledge().facts.values() for f in facts for qs in f.asked.values() for q in qs}
+    for lang in ("en", "zh"):
+        questions = {plain(q["q"]) for q in yaml.safe_load((ROOT / f"tests/eval/facts_{lang}.yml").read_text())["questions"]}
+        assert len(questions) >= 100 and not (questions & asked), sorted(questions & asked)[:10]
 
 
 def test_no_example_is_labelled_with_two_intents() -> None:

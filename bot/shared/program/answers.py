@@ -15,6 +15,7 @@ from bot.shared.program.knowledge import (
     CATEGORY_FIELDS,
     TOPIC_INTENT,
     Category,
+    Fact,
     Knowledge,
     Topic,
     TopicButton,
@@ -38,6 +39,7 @@ class Answer:
     offer: Optional[str] = None
     topic: Optional[str] = None
     unknown: Tuple[str, ...] = ()
+    fallback: bool = False  # the assistant did not understand: asked back (recorded for staff)
 
 
 def intent_payload(intent: str) -> str:
@@ -149,6 +151,15 @@ class Composer:
             return self.yes_no()
         return (self.entry_button(f"/{spec.target}"),)
 
+    def retrieved(self, facts: Sequence[Fact], sure: bool = True) -> Answer:
+        """The facts a question was matched with (the fact retrieval), with their sources; when the match is not
+        sure, the staff contact too, in case the facts miss the point."""
+        sources = list(dict.fromkeys(s for fact in facts for s in fact.sources))
+        lines = [self.msg("retrieved"), self.bullets(f.text.get(self.lang) for f in facts), self.sources(sources)]
+        if not sure:
+            lines.append(self.msg("retrieved_unsure", contact=self.contact_text()))
+        return Answer([Reply("\n".join(lines))])
+
     def about_category(self, key: str, topic: Optional[str]) -> Answer:
         """A follow-up naming a category ("what about city dreamers?") answers the topic last asked about categories."""
         if topic not in self.kb.topics or not self.kb.topics[topic].for_category:
@@ -197,7 +208,7 @@ class Composer:
             entries += [t for t in CLARIFY_DEFAULTS if t not in entries]
         buttons = [self.entry_button(e) for e in entries]
         buttons.append(Button(self.msg("clarify_other"), intent_payload("request_human")))
-        return Answer([Reply(self.msg("clarify"), tuple(buttons))])
+        return Answer([Reply(self.msg("clarify"), tuple(buttons))], fallback=True)
 
     def offered(self, offer: Optional[str]) -> Answer:
         """Take up what the previous answer offered when the user says yes."""

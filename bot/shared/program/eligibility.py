@@ -114,6 +114,12 @@ class Assessment:
     score: int  # 0..100, for `category`
     reasons: Tuple[Text, ...]
     rules_version: str
+    review: bool = False  # not qualified, but close or not placeable: staff should judge (never when qualified)
+
+    @property
+    def outcome(self) -> str:
+        """"qualified", "review" (offered to staff) or "not_eligible" (told so; nothing is stored)."""
+        return "qualified" if self.qualified else "review" if self.review else "not_eligible"
 
     def to_dict(self, language: Optional[str] = None) -> Dict[str, Any]:
         """JSON-ready; with a language the reasons are plain strings in it."""
@@ -129,6 +135,7 @@ class Assessment:
             "score": self.score,
             "reasons": reasons,
             "rules_version": self.rules_version,
+            "review": self.review,
         }
 
 
@@ -136,7 +143,7 @@ class Assessment:
 class _Facts:
     """What the rules read from a profile, worked out once."""
 
-    industry: str  # "fit", "no_link" or "unknown"
+    industry: str  # "fit" (a key industry), "brand" (the city's brand), "no_link" or "unknown"
     matches: Tuple[Text, ...]  # names of the key industries the profile's industry matches
     judged: bool  # whether the org type's own industry counts for points
     size: Optional[str]
@@ -166,19 +173,38 @@ def assess(profile: Profile, rules: Optional[Rules] = None) -> Assessment:
     # Qualifying categories keep the file's order (highest first); otherwise show the closest.
     chosen = qualified[0] if qualified else max(fitting, key=lambda v: v.score, default=None)
     alternatives = tuple(v.rule.key for v in qualified[1:])
+    review = not qualified and _needs_review(profile, facts, chosen, rules)
+    reasons = _Explainer(rules, profile, facts).reasons(chosen, verdicts, alternatives)
+    if review:
+        reasons = reasons[:-1] + (rules.reasons["review"],) + reasons[-1:]  # before "indicative"
     return Assessment(
         category=chosen.rule.key if chosen else None,
         alternatives=alternatives,
         qualified=bool(chosen and chosen.qualified),
         score=chosen.score if chosen else 0,
-        reasons=_Explainer(rules, profile, facts).reasons(chosen, verdicts, alternatives),
+        reasons=reasons,
         rules_version=rules.version,
+        review=review,
     )
+
+
+def _needs_review(profile: Profile, facts: _Facts, chosen: Optional[_Verdict], rules: Rules) -> bool:
+    """Close to a category, or a profile the definitions do not settle (eligibility.yml `review`)."""
+    if profile.org_type in rules.review.org_types:
+        return True
+    if profile.field in rules.review.fields and profile.achievement not in (None, "none"):
+        return True
+    if chosen is None:
+        # An organisation in a key industry that wants to come to Guangzhou, on none of the lists: the definitions
+        # name "industry leaders" without a list, so staff judge it rather than the rules turning it away.
+        return profile.org_type != "individual" and facts.industry == "fit" and facts.wish
+    return chosen.score >= rules.threshold - rules.review.margin
 
 
 def _facts(profile: Profile, rules: Rules) -> _Facts:
     matches = tuple(i.name for i in rules.industries if i.matches(profile.industry))
-    industry = "fit" if matches else ("no_link" if profile.industry else "unknown")
+    brand = rules.city_brand.matches(" ".join((profile.industry, profile.contribution, profile.promotion)))
+    industry = "fit" if matches else "brand" if brand and profile.industry else ("no_link" if profile.industry else "unknown")
     band = rules.band(profile.employees) if profile.employees is not None else None
     return _Facts(
         industry=industry,
@@ -239,10 +265,9 @@ def _judge(rule: CategoryRule, profile: Profile, facts: _Facts, rules: Rules) ->
 def _score(rule: CategoryRule, route: Route, profile: Profile, facts: _Facts) -> int:
     points = rule.points
     total = route.points + points.presence.get(profile.guangzhou_presence, 0)
-    if facts.judged:
-        total += {"fit": points.industry_fit, "no_link": points.industry_no_link, "unknown": points.industry_unknown}[
-            facts.industry
-        ]
+    if facts.judged:  # the city's brand counts as alignment: the points of a fit
+        total += {"fit": points.industry_fit, "brand": points.industry_fit, "no_link": points.industry_no_link,
+                  "unknown": points.industry_unknown}[facts.industry]
     total += points.contribution if profile.contribution else 0
     total += points.promotion if profile.promotion else 0
     return max(0, min(100, total))
@@ -298,6 +323,8 @@ class _Explainer:
         key_industries = _join([i.name for i in self.rules.industries])
         if self.facts.industry == "fit":
             return self.reason("industry_fit", industry=self.profile.industry, matches=_join(self.facts.matches))
+        if self.facts.industry == "brand":
+            return self.reason("city_brand", industry=self.profile.industry, brand=self.rules.city_brand.name)
         if self.facts.industry == "no_link":
             return self.reason("industry_no_link", industry=self.profile.industry, key_industries=key_industries)
         return self.reason("industry_unknown", key_industries=key_industries)

@@ -45,6 +45,8 @@ REASON_FIELDS: Mapping[str, frozenset] = {
     "industry_fit": frozenset({"industry", "matches"}),
     "industry_no_link": frozenset({"industry", "key_industries"}),
     "industry_unknown": frozenset({"key_industries"}),
+    "city_brand": frozenset({"industry", "brand"}),
+    "review": frozenset(),
     "needs_industry_fit": frozenset({"category", "credential"}),
     "size_unknown": frozenset({"category"}),
     "contribution": frozenset(),
@@ -80,6 +82,15 @@ class Industry:
 
     def matches(self, text: str) -> bool:
         return bool(self.pattern.search(text.lower()))
+
+
+@dataclass(frozen=True)
+class Review:
+    """Which profiles staff should judge rather than the rules (see eligibility.yml `review`)."""
+
+    margin: int
+    org_types: Tuple[str, ...]
+    fields: Tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,9 @@ class Rules:
     options: Mapping[str, Mapping[str, Text]]  # group -> key -> label (buttons); includes employee_bands
     employee_bands: Tuple[EmployeeBand, ...]
     industries: Tuple[Industry, ...]
+    city_brand: Industry  # work for the city's image: alignment with the program (not a key-industry fit)
     industry_check: Tuple[str, ...]  # org types whose own industry is scored
+    review: Review
     wish_presence: Tuple[str, ...]
     wish_contribution: bool
     equal_standing: EqualStanding
@@ -209,7 +222,8 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
     definitions = load_knowledge(path.parent).categories
     version = hashlib.sha256(raw + (path.parent / "categories.yml").read_bytes()).hexdigest()[:16]
     r = _Rules(path.name)
-    top = ("threshold", "options", "employee_bands", "key_industries", "industry_check", "wish", "equal_standing")
+    top = ("threshold", "options", "employee_bands", "key_industries", "city_brand", "industry_check", "wish",
+           "equal_standing", "review")
     r.only(data, top + ("categories", "reasons"), "top level", required=top + ("categories", "reasons"))
     options = _options(r, data["options"])
     bands = _bands(r, data["employee_bands"])
@@ -224,6 +238,8 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         options=options,
         employee_bands=bands,
         industries=_industries(r, data["key_industries"]),
+        city_brand=_industry(r, {"key": "city_brand", **r.mapping(data["city_brand"], "city_brand")}, "city_brand"),
+        review=_review(r, data["review"], options),
         industry_check=r.choices(industry_check["org_types"], "industry_check.org_types", options["org_types"], allow_empty=True),
         wish_presence=r.choices(wish["presence"], "wish.presence", options["guangzhou_presence"]),
         wish_contribution=r.flag(wish["contribution"], "wish.contribution"),
@@ -274,23 +290,31 @@ def _bands(r: _Rules, value: Any) -> Tuple[EmployeeBand, ...]:
 
 
 def _industries(r: _Rules, value: Any) -> Tuple[Industry, ...]:
-    industries = []
-    for i, item in enumerate(r.items(value, "key_industries")):
-        where = f"key_industries[{i}]"
-        node = r.mapping(item, where)
-        r.only(node, ("key", "name", "keywords"), where, required=("key", "name", "keywords"))
-        words = r.mapping(node["keywords"], f"{where}.keywords")
-        r.only(words, ("en", "zh"), f"{where}.keywords", required=("en", "zh"))
-        keywords = tuple(w.lower() for lang in ("en", "zh") for w in r.strings(words[lang], f"{where}.keywords.{lang}"))
-        industries.append(
-            Industry(
-                key=r.key(node["key"], f"{where}.key"),
-                name=r.text(node["name"], f"{where}.name"),
-                keywords=keywords,
-                pattern=keyword_pattern(keywords),
-            )
-        )
-    return tuple(industries)
+    return tuple(_industry(r, item, f"key_industries[{i}]") for i, item in enumerate(r.items(value, "key_industries")))
+
+
+def _industry(r: _Rules, item: Any, where: str) -> Industry:
+    node = r.mapping(item, where)
+    r.only(node, ("key", "name", "keywords"), where, required=("key", "name", "keywords"))
+    words = r.mapping(node["keywords"], f"{where}.keywords")
+    r.only(words, ("en", "zh"), f"{where}.keywords", required=("en", "zh"))
+    keywords = tuple(w.lower() for lang in ("en", "zh") for w in r.strings(words[lang], f"{where}.keywords.{lang}"))
+    return Industry(
+        key=r.key(node["key"], f"{where}.key"),
+        name=r.text(node["name"], f"{where}.name"),
+        keywords=keywords,
+        pattern=keyword_pattern(keywords),
+    )
+
+
+def _review(r: _Rules, value: Any, options: Mapping[str, Mapping[str, Text]]) -> Review:
+    node = r.mapping(value, "review")
+    r.only(node, ("margin", "org_types", "fields"), "review", required=("margin",))
+    return Review(
+        margin=r.integer(node["margin"], "review.margin", 0, 100),
+        org_types=r.choices(node.get("org_types", []), "review.org_types", options["org_types"], allow_empty=True),
+        fields=r.choices(node.get("fields", []), "review.fields", options["fields"], allow_empty=True),
+    )
 
 
 def _equal_standing(r: _Rules, value: Any, options: Mapping[str, Mapping[str, Text]]) -> EqualStanding:

@@ -29,8 +29,8 @@ DATA_FILES: Tuple[str, ...] = ("sources.yml", "categories.yml", "unknowns.yml", 
 # Facts come in sections, one file each (facts/<section>.yml): found by listing the folder, never named in code.
 FACTS_DIR = "facts"
 TOPIC_INTENT = "ask_program"  # the NLU retrieval intent of every topic: ask_program/<topic key>
-# What a "yes" may take up besides a topic: the screening (a recommendation) or the staff contact.
-OFFERS = ("recommendation", "human")
+# What a "yes" may take up besides a topic: a recommendation, the staff contact, or the screening itself.
+OFFERS = ("recommendation", "human", "screening")
 CATEGORY_FIELDS = ("name", "who", "summary")  # placeholders a for_category text may use
 
 
@@ -67,6 +67,8 @@ class Fact:
     id: str
     text: Text
     sources: Tuple[str, ...]
+    # How people ask for it, per language: what the fact retrieval matches questions against.
+    asked: Mapping[str, Tuple[str, ...]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class Topic:
     offer: Optional[str]
     interrupts_screening: bool
     checks_unknowns: bool
+    indicates: bool = False  # a question that also says who the user is gets which category fits them
+    retrieves: bool = False  # a broad topic: the facts that best match the question answer it, when some do
 
 
 @dataclass(frozen=True)
@@ -198,14 +202,27 @@ class _Reader:
             if fact_id in seen:
                 raise self.fail(f"{where}[{i}]", f"duplicate id {fact_id!r}")
             seen.add(fact_id)
+            unknown = sorted(set(node) - {"id", "sources", "asked", *LANGUAGES})
+            if unknown:
+                raise self.fail(f"{where}.{fact_id}", f"unknown key(s) {', '.join(unknown)}")
             facts.append(
                 Fact(
                     id=fact_id,
                     text=self.text({k: node[k] for k in LANGUAGES if k in node}, f"{where}.{fact_id}"),
                     sources=self.source_keys(node.get("sources"), f"{where}.{fact_id}", sources),
+                    asked=self.asked(node.get("asked"), f"{where}.{fact_id}.asked"),
                 )
             )
         return tuple(facts)
+
+    def asked(self, value: Any, where: str) -> Dict[str, Tuple[str, ...]]:
+        if value is None:
+            return {}
+        node = self.mapping(value, where)
+        unknown = sorted(str(k) for k in node if k not in LANGUAGES)
+        if unknown:
+            raise self.fail(where, f"unknown language(s) {', '.join(unknown)}")
+        return {lang: self.strings(node[lang], f"{where}.{lang}") for lang in LANGUAGES if lang in node}
 
     def source_keys(self, value: Any, where: str, sources: Mapping[str, Source]) -> Tuple[str, ...]:
         keys = self.strings(value, f"{where}.sources")
@@ -325,7 +342,7 @@ def _load_topics(data: Dict[str, Any], facts: Mapping[str, Tuple[Fact, ...]], la
             raise reader.fail(where, "a topic key is lowercase letters, digits and _ (it is part of an NLU intent)")
         node = reader.mapping(nodes[key], where)
         unknown = sorted(set(node) - {"label", "category_button", "answer", "for_category", "offer",
-                                      "interrupts_screening", "checks_unknowns"})
+                                      "interrupts_screening", "checks_unknowns", "indicates", "retrieves"})
         if unknown:
             raise reader.fail(where, f"unknown key(s) {', '.join(unknown)}")
         offer = node.get("offer")
@@ -342,6 +359,8 @@ def _load_topics(data: Dict[str, Any], facts: Mapping[str, Tuple[Fact, ...]], la
             offer=offer,
             interrupts_screening=_flag(reader, node, "interrupts_screening", where),
             checks_unknowns=_flag(reader, node, "checks_unknowns", where),
+            indicates=_flag(reader, node, "indicates", where) if "indicates" in node else False,
+            retrieves=_flag(reader, node, "retrieves", where) if "retrieves" in node else False,
         )
     for topic in topics.values():  # buttons that ask a topic about one category need its button title
         for message in topic.answer + topic.for_category:

@@ -41,7 +41,7 @@ _EN_WORD_NUMBER = re.compile(
     r"sixty|seventy|eighty|ninety|few|several|dozen)(?:[\s-]+(?:hundred|thousand|million|dozen))+)\b",
     re.I,
 )
-EMPLOYEE_UNITS = re.compile(r"\b(people|persons|employees|staff|workers|headcount|team members|fte)\b|人|员工|名", re.I)
+EMPLOYEE_UNITS = re.compile(r"\b(people|persons?|employees|staff|workers|headcount|team members|fte)\b|人|员工|名", re.I)
 _FOREIGN_CURRENCY = re.compile(r"\$|€|£|\b(usd|eur|euros?|dollars?|gbp|pounds?|jpy|yen|hkd)\b|美元|欧元|英镑|日元|港币", re.I)
 
 
@@ -58,6 +58,16 @@ def normalise(text: str) -> str:
     """Lowercase, single spaces, full-width punctuation and digits folded to ASCII."""
     folded = (text or "").translate({0xFF01 + i: 0x21 + i for i in range(94)}).replace("\u3000", " ")
     return re.sub(r"\s+", " ", folded).strip().lower()
+
+
+_CONTRAST = re.compile(r"\b(?:but|however|though)\b|但是|但|不过|可是")
+
+
+def _split_contrast(text: str) -> Tuple[str, str]:
+    """The text before and after its last "but" ("" after when there is none)."""
+    folded = normalise(text)
+    parts = _CONTRAST.split(folded)
+    return (folded, "") if len(parts) == 1 else (" ".join(parts[:-1]), parts[-1])
 
 
 class OptionWords:
@@ -81,13 +91,29 @@ class OptionWords:
                 found.append(key)
         return found
 
+    def matches(self, text: str) -> List[Tuple[str, str]]:
+        """Each (keyword, option) named in `text`, in order of appearance."""
+        if self._pattern is None:
+            return []
+        return [self._pairs[m.lastindex - 1] for m in self._pattern.finditer(normalise(text)) if m.lastindex]
+
     def exact(self, text: str) -> Optional[str]:
         """The option whose label or keyword is the whole answer ("Enterprise", "否")."""
         wanted = normalise(text).strip(" .!?。！？")
         return next((key for word, key in self._pairs if word == wanted), None)
 
     def best(self, text: str) -> Optional[str]:
-        return self.exact(text) or next(iter(self.find(text)), None)
+        """The option the answer names; with several, the one named by the longest keyword ("yes, we plan to
+        come" is planning, not a bare "yes"); ties go to the first named."""
+        exact = self.exact(text)
+        if exact or self._pattern is None:
+            return exact
+        _, tail = _split_contrast(text)
+        if tail and self.find(tail):  # "no, but we plan to come": what follows the "but" is the answer
+            text = tail
+        matches = [(match.end() - match.start(), -match.start(), self._pairs[match.lastindex - 1][1])
+                   for match in self._pattern.finditer(normalise(text)) if match.lastindex]
+        return max(matches)[2] if matches else None
 
 
 def _digits_number(text: str) -> float:
@@ -198,10 +224,16 @@ def find_email(text: str) -> Optional[str]:
 
 
 def parse_phone(text: str, region: str = DEFAULT_PHONE_REGION) -> Tuple[Optional[str], Optional[Invalid]]:
-    """The phone number in `text` in E.164 (+8613800138000), checked by phonenumbers."""
+    """The phone number in `text` in E.164 (+8613800138000), checked by phonenumbers (bot.shared.intake's
+    rules: valid, or possible when written with its country code)."""
     matches = list(phonenumbers.PhoneNumberMatcher(text or "", region, leniency=phonenumbers.Leniency.VALID))
     if matches:
         return phonenumbers.format_number(matches[0].number, phonenumbers.PhoneNumberFormat.E164), None
+    for match in phonenumbers.PhoneNumberMatcher(text or "", region, leniency=phonenumbers.Leniency.POSSIBLE):
+        try:  # "mine is +44 7700 900456": possible, written with its country code
+            return normalise_phone(match.raw_string, region), None
+        except InvalidPhone:
+            continue
     try:
         return normalise_phone(text or "", region), None
     except InvalidPhone as error:

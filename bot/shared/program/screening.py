@@ -8,10 +8,12 @@ and the judgement from eligibility.yml.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from bot.shared.program.eligibility import Assessment, Profile, assess
+from bot.shared.program.language import keyword_regex
 from bot.shared.program.parsing import (
     Invalid,
     clean_text,
@@ -28,6 +30,9 @@ from bot.shared.replies import Button, Reply
 Answers = Mapping[str, Any]
 BULLET = "• "
 SEPARATORS = {"en": ", ", "zh": "、"}
+# A person speaking of themselves: only then does a field or a standing say "an individual".
+_FIRST_PERSON = re.compile(r"\b(i|i'm|im|i am|i've|my|me|myself)\b|我(?!们)|本人", re.I)
+_OTHER_WORD = re.compile(r"\bother\b|\bothers\b|其他|别的", re.I)
 # Choices the form's own buttons send, and the message that titles each button.
 CHOICE_BUTTONS: Mapping[str, str] = {"yes": "button_yes", "no": "button_no", "send": "button_send",
                                      "edit": "button_edit", "cancel": "button_cancel", "skip": "button_skip"}
@@ -158,9 +163,13 @@ class Screening:
             questions = self._stage("handoff", answers)
             return questions + self.contact_questions(answers) if self.handoff_wanted(answers) is True else questions
         questions = self.profile_questions(answers)
-        if not self.profile_complete(answers) or not self.assessment(answers).qualified:
+        if not self.passes_on(answers):
             return questions
         return questions + self.contact_questions(answers)
+
+    def passes_on(self, answers: Answers) -> bool:
+        """Whether a complete profile goes to staff: it qualifies, or it is close enough for them to review."""
+        return self.profile_complete(answers) and self.assessment(answers).outcome in ("qualified", "review")
 
     def next_question(self, form: str, answers: Answers) -> Optional[str]:
         return next((q for q in self.required(form, answers) if answers.get(q) is None), None)
@@ -202,13 +211,15 @@ class Screening:
         """Read `text` (or a button's `choice`) as the answer to `question`, by the question's kind."""
         q = self.questions[question]
         text = text or ""
-        if q.skippable and (choice == "skip" or self.data.says("skip", text)):
+        if q.skippable and (choice == "skip" or self.data.says_briefly("skip", text)):
             return Reading("")
         return self._readers[q.kind](self, q, text, choice, intent)
 
     def _choice(self, q: Question, text: str, choice: Optional[str], intent: Optional[str]) -> Reading:
         assert q.options is not None
         key = choice if choice in self.rules.options[q.options] else self.data.options[q.options].best(text)
+        if key is None and "other" in self.rules.options[q.options] and self.data.says("skip", text):
+            key = "other"  # "skip" where none of the options fits: that is what "other" is for
         return Reading(key) if key else Reading(invalid=Invalid("invalid_choice"))
 
     def _choices(self, q: Question, text: str, choice: Optional[str], intent: Optional[str]) -> Reading:
@@ -277,6 +288,9 @@ class Screening:
         field = self.edit_target(text)
         if field and self.data.words["edit"].find(text):
             return Reading(f"edit:{field}")
+        for word in ("cancel", "edit", "send"):  # "确认提交", "please don't send it", "yes send it"
+            if self.data.says_briefly(word, text):
+                return Reading(word)
         if intent in ("affirm", "deny"):
             return Reading("send" if intent == "affirm" else "edit")
         return Reading(invalid=Invalid("invalid_choice"))
@@ -315,6 +329,94 @@ class Screening:
                 if named and answers.get(q.name) in (None, ["none"]):
                     found[q.name] = named
         return found
+
+    # --- a self-description ------------------------------------------------------------------
+    def describe(self, text: str) -> Dict[str, Any]:
+        """What a message says about who the user is ("we're a 200-person 'little giant' manufacturer", "I'm an
+        investor"), read with the form's own vocabularies: only readings that cannot be mistaken, for the
+        profile questions they answer. The screening starts with these filled in (shown, correctable)."""
+        text = text or ""
+        if not text.strip() or text.startswith("/"):
+            return {}
+        found: Dict[str, Any] = {}
+        mentions_guangzhou = bool(re.search(r"guangzhou|canton|广州|穗", text, re.I))
+        for q in self.questions.values():
+            if q.stage != "profile" or not q.profile_field:
+                continue
+            if q.kind == "choice" and q.options:
+                if q.profile_field == "guangzhou_presence" and not mentions_guangzhou:
+                    continue  # "we plan to join" says nothing about Guangzhou
+                # "Other" as a type only from what names one (a federation, a non-profit), never the word "other"
+                said = _OTHER_WORD.sub(" ", text) if q.options == "org_types" else text
+                keys = self.data.options[q.options].find(said)
+                if keys:
+                    found[q.name] = keys[0]
+            elif q.kind == "choices" and q.options:
+                named = [k for k in self.data.options[q.options].find(text) if k != "none"]
+                if named:
+                    found[q.name] = named
+            elif q.kind == "number" and mentions_head_count(text):
+                number = parse_employees(text)
+                if number is not None:
+                    found[q.name] = number
+            elif q.kind == "text" and q.profile_field == "industry":
+                words = [w for i in self.rules.industries for w in i.keywords if i.pattern.search(text.lower())
+                         and re.search(keyword_regex(w), text.lower())]
+                if words:
+                    found[q.name] = ", ".join(dict.fromkeys(words))
+        return self._consistent(found, text)
+
+    def _consistent(self, found: Dict[str, Any], text: str) -> Dict[str, Any]:
+        """Infer the type from what implies it (a distinction, a field of an individual) and keep only the answers
+        that type is asked."""
+        slot = {field: name for field, name in self._slot.items()}
+        org_slot = slot.get("org_type")
+        if org_slot and org_slot not in found:
+            credentials = found.get(slot.get("credentials", ""), [])
+            if credentials:
+                found[org_slot] = self._type_of(credentials[0])
+            elif (slot.get("field") in found or slot.get("achievement") in found) and _FIRST_PERSON.search(text):
+                found[org_slot] = "individual"  # "I'm a marathon champion"; not "an international federation"
+        if not org_slot or org_slot not in found:
+            return {}  # who they are is the first thing the rules need
+        asked = set(self.profile_questions(found))
+        return {k: v for k, v in found.items() if k in asked}
+
+    def _type_of(self, credential: str) -> str:
+        """The organisation type a distinction implies: its route's type, else its category's first one."""
+        for category in self.rules.categories:
+            for route in category.routes:
+                if route.credential == credential:
+                    return (route.org_types or category.org_types)[0]
+        return "enterprise"
+
+    def noted(self, answers: Answers, language: str) -> str:
+        """The answers as one line ("Type: Enterprise; Employees: 200"), for showing what was understood."""
+        colon, sep = ("：", "；") if language == "zh" else (": ", "; ")
+        return sep.join(f"{self.label(q, answers, language)}{colon}{self.display(q, answers[q], language)}"
+                        for q in self.questions if answers.get(q) not in (None, ""))
+
+    def indication(self, answers: Answers, language: str, contact: str) -> Optional[Reply]:
+        """Which category fits what the user said, with the rules' reasons, and the offer to confirm it with the
+        screening; None when they said too little (no type)."""
+        if self.answer(answers, "org_type") is None:
+            return None
+        assessment = self.assessment(answers)
+        msg = self.data.message
+        reasons = [r.get(language) for r in assessment.reasons]
+        lines = [msg("indication_intro", language, noted=self.noted(answers, language))]
+        if assessment.category and not self.profile_complete(answers):  # a score on half the answers would mislead
+            name = self.rules.category(assessment.category).name.get(language)
+            lines += [BULLET + msg("indication_likely", language, category=name), BULLET + reasons[1]]
+        elif assessment.category or assessment.review:
+            lines += [BULLET + r for r in reasons[:2]]
+        elif self.profile_complete(answers):  # everything asked and nothing fits: say why, per definition
+            lines += [BULLET + r for r in reasons[:-1]]
+        else:  # nothing fits what is known so far: most likely something is not known yet (size, standing, ...)
+            lines.append(BULLET + msg("indication_more", language))
+        lines.append(msg("indication_offer", language))
+        buttons = (Button(msg("button_check", language), "/apply"), Button(msg("button_no", language), "/deny"))
+        return Reply("\n".join(lines), buttons)
 
     # --- what is shown ------------------------------------------------------------------------
     def wording(self, question: str, answers: Answers) -> Wording:
@@ -404,6 +506,8 @@ class Screening:
         lines = [self.data.message("assessment_intro", language)] + [BULLET + r for r in reasons]
         if assessment.qualified:
             lines.append(self.data.message("qualified_next", language))
+        elif assessment.review:
+            lines.append(self.data.message("review_next", language))
         else:
             lines.append(self.data.message("not_qualified", language, contact=contact))
         return "\n".join(lines)

@@ -6,6 +6,7 @@ A broken edit raises ProgramDataError naming the file and the place, like every 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -13,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from bot.shared.program.eligibility import Profile
 from bot.shared.program.eligibility_rules import RULES_FILE, Rules, default_rules
 from bot.shared.program.knowledge import DATA_DIR, Text, _Reader, read_yaml
-from bot.shared.program.parsing import OptionWords
+from bot.shared.program.parsing import OptionWords, text_length
 from bot.shared.program.store import Reloading
 
 SCREENING_FILE = DATA_DIR / "screening.yml"
@@ -26,13 +27,16 @@ CONDITIONS: Tuple[str, ...] = (
     "individual", "organisation", "size_matters", "revenue_matters", "industry_matters", "handoff_wanted", "consented",
 )
 CONTACT_FIELDS: Tuple[str, ...] = ("person", "email", "phone")
+SHORT_ANSWER = 24  # text_length of an answer short enough to be just "skip" or "send" in other words
 WORD_LISTS: Tuple[str, ...] = ("yes", "no", "skip", "send", "edit", "cancel")
 MESSAGES: Tuple[str, ...] = (
-    "start", "resume", "invalid_choice", "invalid_text", "invalid_employees", "invalid_revenue", "invalid_email",
-    "invalid_phone", "invalid_yes_no", "help", "corrected", "assessment_intro", "qualified_next", "not_qualified",
-    "summary_intro", "summary_question", "button_send", "button_edit", "button_cancel", "button_yes", "button_no",
-    "button_skip", "which_edit", "consent_refused", "cancelled", "stopped", "submitted", "submit_failed",
-    "handoff_declined", "handoff_submitted", "deleted", "deletion_pending", "skipped",
+    "start", "resume", "recommendation_in_form", "invalid_choice", "invalid_text", "invalid_employees",
+    "invalid_revenue", "invalid_email", "invalid_phone", "invalid_yes_no", "help", "corrected", "assessment_intro",
+    "qualified_next", "review_next", "indication_intro", "indication_likely", "indication_more",
+    "indication_offer", "button_check", "noted", "not_qualified", "summary_intro", "summary_question",
+    "button_send", "button_edit", "button_cancel", "button_yes", "button_no", "button_skip", "which_edit",
+    "consent_refused", "cancelled", "stopped", "submitted", "submit_failed", "handoff_declined",
+    "handoff_submitted", "deleted", "deletion_pending", "skipped",
 )
 
 
@@ -98,6 +102,15 @@ class ScreeningData:
     def says(self, word_list: str, text: str) -> bool:
         """True when the whole answer is one of the words of `word_list` ("yes", "跳过", ...)."""
         return self.words[word_list].exact(text) is not None
+
+    def says_briefly(self, word_list: str, text: str) -> bool:
+        """True when a short answer without figures is made of such words ("确认提交", "I'd rather not share
+        it"): a longer one is an answer in its own right."""
+        if self.says(word_list, text):
+            return True
+        if text_length(text) > SHORT_ANSWER or re.search(r"\d", text):
+            return False
+        return any(len(word) >= 2 for word, _ in self.words[word_list].matches(text))  # not 无 in 无锡
 
 
 class _ScreeningReader(_Reader):

@@ -96,3 +96,14 @@ def test_a_lead_the_actions_build_is_stored_by_the_intake(client: TestClient) ->
     assert response.status_code == 201, response.text
     stored = response.json()
     assert stored["assessment"]["category"] == "strategic_partner" and stored["channel"] == "web"
+
+
+def test_a_profile_close_to_a_category_is_stored_marked_for_review(client: TestClient) -> None:
+    answers = {**COMPANY, "credentials": ["little_giant"], "employees": 300, "industry": "technical textiles",
+               "guangzhou_presence": "none", "contribution": ""}
+    assert S.assessment(answers).outcome == "review" and S.passes_on(answers)
+    response = client.post("/api/leads", json=body(answers), headers={"Idempotency-Key": "contract-review"})
+    assert response.status_code == 201, response.text
+    assessment = response.json()["assessment"]
+    assert assessment["review"] is True and assessment["qualified"] is False
+    assert client.get("/api/staff/leads", params={"qualified": "review"}).status_code in (200, 401)  # the filter exists

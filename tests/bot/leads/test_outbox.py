@@ -149,12 +149,13 @@ def test_erasure_drops_queued_leads_deletes_stored_ones_and_the_conversation(out
     tracker_key = keys.tracker
     outbox.redis.set(tracker_key, "{}")
     outbox.redis.zadd(keys.turns, {"m1": 1})
+    outbox.redis.set(keys.language, "zh")
     erase = outbox.erase("c1")
     assert queued.id not in {j.id for j in outbox.pending()}
     delivery.deliver_due()
     assert outbox.wait_result(erase.id, 1) == {"deleted": 1}
     assert stored.id not in intake.stored and other.id in intake.stored
-    assert not outbox.redis.exists(tracker_key) and not outbox.redis.exists(keys.turns)
+    assert not outbox.redis.exists(tracker_key, keys.turns, keys.language)  # the channel's language goes too
 
 
 def test_the_conversation_is_erased_only_after_rasa_released_it(outbox: Outbox, delivery: Delivery) -> None:

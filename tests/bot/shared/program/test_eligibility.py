@@ -117,6 +117,50 @@ CASES = [
 ]
 
 
+# Profiles from tries with independent personas, judged against the category definitions (program-facts.md):
+# (id, profile, expected category, expected outcome: qualified / review (offered to staff) / not_eligible).
+OUTCOMES = [
+    ("leading-think-tank-ai", dict(org_type="research_institution", credentials=["top_research_institution"],
+                                   industry="artificial intelligence governance", country="China"),
+     "strategic_partner", "qualified"),
+    ("national-key-lab-biomedicine", dict(org_type="research_institution", credentials=["national_key_laboratory"],
+                                          industry="生物医药", country="中国", guangzhou_presence="present"),
+     "strategic_partner", "qualified"),
+    ("creative-studio-moving-for-the-city-brand", dict(org_type="enterprise", employees=25, industry="creative advertising",
+                                                       country="China", guangzhou_presence="planning",
+                                                       contribution="campaigns for Guangzhou's city brand"),
+     "city_dreamer", "qualified"),
+    ("design-sme-present", dict(org_type="enterprise", employees=60, industry="文创设计", country="中国",
+                                guangzhou_presence="present"), "city_dreamer", "qualified"),
+    ("academician", dict(org_type="individual", field="science_technology", achievement="nationally_renowned"),
+     "city_ambassador", "qualified"),
+    ("little-giant-no-plans", dict(org_type="enterprise", credentials=["little_giant"], employees=300,
+                                   industry="technical textiles", country="China"), "super_partner", "review"),
+    ("working-photographer", dict(org_type="individual", field="culture", achievement="professional",
+                                  promotion="photos of Guangzhou", guangzhou_presence="present"),
+     "city_ambassador", "review"),
+    ("travel-influencer", dict(org_type="individual", field="other", achievement="nationally_renowned",
+                               promotion="travel videos"), None, "review"),
+    ("sports-federation", dict(org_type="other", country="Hong Kong", contribution="dragon boat races"), None, "review"),
+    ("large-ai-firm-planning", dict(org_type="enterprise", employees=5000, industry="AI", country="China",
+                                    guangzhou_presence="planning"), None, "review"),
+    ("student-looking-for-job", dict(org_type="individual", field="other", achievement="none",
+                                     promotion="I am looking for a job in Guangzhou"), None, "not_eligible"),
+    ("foreign-mid-size-not-equal", dict(org_type="enterprise", employees=2000, revenue_band="1b_to_10b",
+                                        industry="furniture", country="Italy"), None, "not_eligible"),
+    ("top-institute-unrelated-field", dict(org_type="research_institution", credentials=["top_research_institution"],
+                                           industry="classical philology"), None, "not_eligible"),
+]
+
+
+@pytest.mark.parametrize(("profile", "category", "outcome"), [c[1:] for c in OUTCOMES], ids=[c[0] for c in OUTCOMES])
+def test_profiles_are_judged_faithfully_and_close_ones_go_to_staff(profile: Dict[str, Any], category: Optional[str],
+                                                                 outcome: str) -> None:
+    result = run(profile)
+    assert (result.category, result.outcome) == (category, outcome), en(result)
+    assert ("staff can look at it" in en(result)) == (outcome == "review")
+
+
 def run(data: Dict[str, Any], rules=RULES) -> Assessment:
     return assess(Profile.from_dict({"name": "Test", **data}, rules), rules)
 
@@ -293,10 +337,11 @@ def test_shipped_rules_match_the_category_definitions_and_key_industries() -> No
         "information_technology", "artificial_intelligence", "biomedicine", "digital_economy", "five_g",
         "blockchain", "service_oriented_manufacturing", "automobiles", "new_energy", "robotics",
     ]
-    assert list(RULES.options["org_types"]) == ["enterprise", "research_institution", "professional_services", "individual"]
+    assert list(RULES.options["org_types"]) == ["enterprise", "research_institution", "professional_services", "individual",
+                                                "other"]
     assert list(RULES.options["guangzhou_presence"]) == ["none", "planning", "present"]
     assert RULES.label("credentials", "little_giant").zh == "国家级专精特新“小巨人”企业"
-    assert len(RULES.options["credentials"]) == 12 and len(RULES.options["fields"]) == 8
+    assert len(RULES.options["credentials"]) == 13 and len(RULES.options["fields"]) == 8
     assert len(RULES.options["achievements"]) == 4 and RULES.options["employee_bands"]
 
 

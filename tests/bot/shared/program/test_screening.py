@@ -199,3 +199,63 @@ def test_a_broken_question_declaration_names_the_problem(data_copy) -> None:
         path.write_text(text.replace(old, new, 1), encoding="utf-8")
         with pytest.raises(ProgramDataError, match=expected.replace(".", r"\.")):
             load_screening(path)
+
+
+def test_an_indication_names_the_likely_category_from_a_self_description(s: Screening) -> None:
+    answers = s.describe("We're a 200-person national 'little giant' manufacturer")
+    reply = s.indication(answers, "en", "")
+    assert reply is not None and "Super partner" in reply.text and "little giant" in reply.text
+    assert [b.payload for b in reply.buttons] == ["/apply", "/deny"]
+
+
+def test_an_indication_needs_to_know_who_is_asking(s: Screening) -> None:
+    assert s.indication(s.describe("which category is best?"), "en", "") is None
+
+
+def test_an_indication_on_half_the_answers_asks_for_more_instead_of_ruling_out(s: Screening) -> None:
+    reply = s.indication({"org_type": "enterprise"}, "en", "")
+    assert reply is not None and "does not settle a category yet" in reply.text
+    assert "matches none" not in reply.text
+
+
+def test_an_indication_on_all_the_answers_says_why_nothing_fits(s: Screening) -> None:
+    answers = run(s, {"org_type": "individual", "org_name": "Li Ming", "country": "China", "field": "education",
+                      "achievement": "I'm a student looking for a job", "promotion": "skip",
+                      "guangzhou_presence": "no", "contribution": "I want a job"})
+    assert s.assessment(answers).outcome == "not_eligible"
+    reply = s.indication(answers, "zh", "")
+    assert reply is not None and "均不相符" in reply.text and "补充几项信息" not in reply.text
+
+
+@pytest.mark.parametrize("question, text, value", [
+    ("guangzhou_presence", "yes, we run a JV assembly plant in Huadu", "present"),
+    ("guangzhou_presence", "present - our southern China HQ is in Pazhou", "present"),
+    ("guangzhou_presence", "本地人，一直在广州", "present"),
+    ("guangzhou_presence", "no, but we plan to come next year", "planning"),
+    ("guangzhou_presence", "没有，但明年打算来", "planning"),
+    ("guangzhou_presence", "我们在黄埔科学城有一个中试基地", "present"),
+    ("guangzhou_presence", "我们想在广州设立研发中心", "planning"),
+    ("guangzhou_presence", "nothing there yet, but we are looking at Huangpu sites", "planning"),
+    ("guangzhou_presence", "not yet", "none"),
+    ("achievement", "国内比较有名", "nationally_renowned"),
+    ("confirmed", "确认提交", "send"),
+    ("confirmed", "不提交了", "cancel"),
+    ("confirmed", "no wait, the email is wrong", "edit:email"),
+    ("phone", "电话就不留了", ""),
+    ("phone", "I'd rather not share it", ""),
+    ("contribution", "无锡的工厂", "无锡的工厂"),  # a short answer that merely contains 无 is not "none"
+    ("field", "skip", "other"),  # none of the fields fits
+])
+def test_answers_as_people_write_them(s: Screening, question: str, text: str, value: str) -> None:
+    assert s.read(question, text).value == value
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Hello, I represent an international dragon boat federation, we're a non-profit. Can we join?", {"org_type": "other"}),
+    ("I'm a marathon runner and want to be an ambassador", {"org_type": "individual", "field": "sports"}),
+    ("我是国内知名的经济学家", {"org_type": "individual", "field": "social_sciences", "achievement": "nationally_renowned"}),
+    ("an international law firm", {"org_type": "professional_services", "credentials": ["renowned_firm"]}),
+    ("what about other companies?", {}),
+])
+def test_a_self_description_reads_only_what_it_says(s: Screening, text: str, expected: dict) -> None:
+    assert s.describe(text) == expected
