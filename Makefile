@@ -11,7 +11,7 @@ TEST_REDIS_DB ?= 15
 # (a secret holding `$` or `#` arrives unchanged); a variable already in the environment wins.
 WITH_ENV  := $(APP_PY) -m scripts.env --
 
-.PHONY: help run test eval bench lint env lock model redis postgres chromium clean check-data validate
+.PHONY: help run test eval bench lint audit env lock model redis postgres chromium clean check-data validate
 
 help:
 	@echo "make run    - set up, train if needed, start Redis, the Rasa replicas, the action server and the web app"
@@ -65,10 +65,14 @@ lint: env
 	@$(APP_PY) -m ruff check bot actions components rasa_addons scripts tests
 	@.venv-app/bin/lint-imports --no-cache | grep -E "^Contracts:|BROKEN|->" ; exit $${PIPESTATUS[0]}
 
+# Known vulnerabilities in both lock files (pip-audit; see scripts/audit.sh for what happens offline).
+audit: env
+	@bash scripts/audit.sh
+
 validate: env
 	@.venv-rasa/bin/rasa data validate --data nlu stories --domain domain.yml --config config.yml --fail-on-warnings 2>&1 | grep -Ev "Deprecat|declare_namespace|pkg_resources|xla_computation|escape sequence|replace\(|Downloads a file" ; exit $${PIPESTATUS[0]}
 
-test: env redis postgres chromium lint check-data validate model
+test: env redis postgres chromium lint audit check-data validate model
 	@echo "== program data, eligibility, intake API on SQLite and PostgreSQL, NLU data contract (Python 3.11)"
 	@$(WITH_ENV) $(APP_PY) -m pytest -q tests/bot tests/nlu tests/scripts
 	@echo "== bot.shared (program data, screening, intake contract, outbox, ...) on Rasa's Python 3.10, NLU components, actions"

@@ -98,11 +98,11 @@ class AnswerAction(Action):
             if topics:
                 answer = composer.unknown(topics)
                 logger.info("unanswerable question: intent=%s topics=%s", self.action_name, ",".join(answer.unknown))
-                record_unanswered(tracker.latest_message.get("text") or "", language, "unknown_topic", list(answer.unknown))
+                record_unanswered(tracker, language, "unknown_topic", list(answer.unknown))
         if answer is None:
             answer = self.retrieved(composer, tracker) or self.build(composer, tracker)
             if answer.fallback:
-                record_unanswered(tracker.latest_message.get("text") or "", language, "fallback")
+                record_unanswered(tracker, language, "fallback")
         record("conversation", tracker, language)
         extra = self.after(answer, tracker, language)
         for reply in answer.replies:

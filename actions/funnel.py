@@ -29,8 +29,9 @@ def record(stage: str, tracker: Tracker, language: str, category: Optional[str] 
         logger.warning("funnel not recorded (%s): %s", stage, error.__class__.__name__)
 
 
-def record_unanswered(text: str, language: str, reason: str, topics: Optional[list] = None) -> None:
+def record_unanswered(tracker: Tracker, language: str, reason: str, topics: Optional[list] = None) -> None:
     try:
-        funnel().record_unanswered(text, language=language, reason=reason, topics=topics)
+        funnel().record_unanswered(tracker.latest_message.get("text") or "", language=language, reason=reason,
+                                   topics=topics, conversation_id=tracker.sender_id)
     except redis.RedisError as error:
         logger.warning("unanswered question not recorded: %s", error.__class__.__name__)

@@ -61,8 +61,10 @@ def hand_over(kind: str, conversation_id: str, body: Dict[str, Any]) -> Optional
 
 
 def intake_request(method: str, **kwargs: Any) -> requests.Response:
-    """A direct call to /api/leads with the intake key and a short timeout (only when the outbox is down)."""
-    headers = {"X-API-Key": env_str("INTAKE_API_KEY"), **kwargs.pop("headers", {})}
+    """A direct call to /api/leads with the key of its scope and a short timeout (only when the outbox is down):
+    INTAKE_API_KEY creates, INTAKE_ADMIN_KEY erases (a deployment may withhold it from the action server)."""
+    key = env_str("INTAKE_API_KEY") if method.upper() == "POST" else env_str("INTAKE_ADMIN_KEY")
+    headers = {"X-API-Key": key, **kwargs.pop("headers", {})}
     url = f"{env_str('INTAKE_URL', 'http://127.0.0.1:8000')}/api/leads"
     return requests.request(method, url, headers=headers, timeout=DIRECT_POST_TIMEOUT, **kwargs)
 

@@ -8,12 +8,14 @@ from fastapi import FastAPI
 from bot import errors
 from bot.chat.routes import router as chat_router
 from bot.health.routes import router as health_router
+from bot.leads.guard import IntakeGuard
 from bot.leads.routes import router as leads_router
 from bot.metrics.exporter import router as metrics_router
 from bot.settings import ConfigError, settings
 from bot.shared import logs
 from bot.shared.program import default_store
 from bot.shared.program.eligibility import default_rules
+from bot.shared.secrets import refuse_development_secrets
 from bot.staff.app import install as install_staff
 from bot.web.program_api import router as program_router
 from bot.web.routes import router as web_router
@@ -22,10 +24,12 @@ from bot.web.routes import router as web_router
 def create_app() -> FastAPI:
     logs.install()  # before anything logs: emails and phone numbers never reach a log in clear
     settings()  # a setting that does not parse stops the app here, naming the variable (bot/settings.py)
+    refuse_development_secrets("web app")  # APP_ENV=production: no empty or dev-only- secret
     default_store.load()  # a broken data file stops the app at start, not at the first question
     default_rules()  # likewise for the eligibility rules the intake assesses leads with
     app = FastAPI(title="Guangzhou City Partner assistant", version="0.1.0")
     errors.install(app)  # 4xx bodies that never fail to encode (lone surrogates, NaN, deep nesting)
+    app.add_middleware(IntakeGuard)  # /api/leads: key and size checked before the body is read
     app.include_router(metrics_router)  # GET /metrics (Prometheus)
     app.include_router(program_router)
     app.include_router(leads_router)

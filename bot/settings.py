@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     rasa_urls: CommaList = Field(default_factory=list)
     rasa_auth_token: str = ""
 
-    # Chat gateway (/api/chat).
+    # Chat gateway (/api/chat): the key that signs conversation tokens and derives the ids everyone else sees.
+    conversation_secret: str = ""
     chat_max_message_chars: Annotated[int, Field(ge=1, le=100_000)] = 1000
     chat_rate_per_minute: Annotated[int, Field(ge=1)] = 20
     chat_rate_per_minute_ip: Annotated[int, Field(ge=1)] = 60
@@ -50,7 +51,9 @@ class Settings(BaseSettings):
     chat_rasa_retry_delays: Annotated[Tuple[float, ...], NoDecode] = (0.5, 1.0, 2.0)
 
     # Lead intake and its delivery worker.
-    intake_api_key: str = ""
+    intake_api_key: str = ""  # scope "create" (bot/leads/access.py)
+    intake_admin_key: str = ""  # scope "read/erase"
+    intake_max_body_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
     intake_url: str = "http://127.0.0.1:8000"
     database_url: str = ""
 

@@ -22,6 +22,7 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.shared.redis_conn import KEY_PREFIX, conversation_keys
+from bot.shared.secrets import refuse_development_secrets
 from rasa_addons import lock_store
 
 TURN_MEMORY_SECONDS = 3600  # a message is sent again within seconds; an hour is ample
@@ -52,6 +53,7 @@ class LockLost(Exception):
 
 class FencedRedisTrackerStore(RedisTrackerStore):
     def __init__(self, domain: Any, key_prefix: Optional[str] = None, **kwargs: Any) -> None:
+        refuse_development_secrets("Rasa server")  # built at start: APP_ENV=production stops on a dev secret
         super().__init__(domain, key_prefix=key_prefix, **kwargs)
         self.prefix = str(key_prefix) if key_prefix and str(key_prefix).isalnum() else KEY_PREFIX
         self.key_prefix = conversation_keys("", self.prefix).tracker  # what Rasa's retrieve reads

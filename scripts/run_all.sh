@@ -22,18 +22,20 @@ wait_http() { # name, url, seconds
   echo "error: $1 did not answer at $2; see var/log/" >&2; stop
 }
 
-start "action server" actions.log .venv-rasa/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" \
-  --logging-config-file rasa_logging.yml
+# Internal servers listen on RASA_HOST/ACTIONS_HOST (loopback by default); the action server takes calls
+# only with ACTION_SERVER_SECRET, which Rasa sends (endpoints.yml).
+start "action server" actions.log .venv-rasa/bin/python -m actions.server --actions actions --port "$ACTIONS_PORT" \
+  --host "${ACTIONS_HOST:-127.0.0.1}" --logging-config-file rasa_logging.yml
 # RASA_REPLICAS Rasa servers on RASA_PORT, RASA_PORT+1, ... share the Redis tracker and lock stores;
 # the web app and the Telegram bridge spread conversations over them (RASA_URLS).
 replicas=${RASA_REPLICAS:-2}
 urls=()
 for i in $(seq 0 $((replicas - 1))); do
   port=$((RASA_PORT + i))
-  start "rasa replica $((i + 1))" "rasa-$port.log" .venv-rasa/bin/rasa run --model models/current.tar.gz --port "$port" \
+  start "rasa replica $((i + 1))" "rasa-$port.log" .venv-rasa/bin/rasa run --model models/current.tar.gz --interface "${RASA_HOST:-127.0.0.1}" --port "$port" \
     --enable-api --auth-token "$RASA_AUTH_TOKEN" --endpoints endpoints.yml --credentials credentials.yml \
     --logging-config-file rasa_logging.yml
-  urls+=("http://127.0.0.1:$port")
+  urls+=("http://${RASA_HOST:-127.0.0.1}:$port")
 done
 RASA_URLS=${RASA_URLS:-$(IFS=,; echo "${urls[*]}")}
 export RASA_URLS
@@ -46,7 +48,7 @@ start "delivery worker" delivery.log .venv-app/bin/python -m bot.leads.delivery 
 if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
   start "telegram bridge" telegram.log .venv-app/bin/python -m bot.telegram
 fi
-wait_http "action server" "http://127.0.0.1:$ACTIONS_PORT/health" 120
+wait_http "action server" "http://${ACTIONS_HOST:-127.0.0.1}:$ACTIONS_PORT/health" 120
 wait_http "web app" "http://127.0.0.1:$APP_PORT/healthz" 60
 for url in ${RASA_URLS//,/ }; do
   wait_http "rasa" "$url/webhooks/health/ready" 240
@@ -57,7 +59,7 @@ cat <<MSG
 All up. Try:
   open http://127.0.0.1:$APP_PORT/ (the chat widget), or
   curl -s localhost:$APP_PORT/api/chat -H 'Content-Type: application/json' \\
-    -d '{"session_id":"me-12345678","message":"What is the City Partner program?"}'
+    -d '{"message":"What is the City Partner program?"}'
 Ctrl-C stops everything.
 MSG
 wait

@@ -1,7 +1,9 @@
 """The chat gateway: the widget's only way to the assistant (Rasa itself is never exposed).
 
-POST /api/chat forwards one message to Rasa's REST webhook as sender `web-<session_id>`;
-GET /api/chat/history replays the conversation from Rasa's tracker. The body is parsed by hand so
+POST /api/chat forwards one message to Rasa's REST webhook as sender `web-<derived id>`; GET /api/chat/history
+replays the conversation from Rasa's tracker. The conversation is the server-issued token in the
+`X-Chat-Session` header (bot.chat.identity): a request without a valid one starts a new conversation and gets
+its token back as `session` in the body; Rasa and the logs only ever see the derived id. The body is parsed by hand so
 that every bad input (not JSON, binary, too big, wrong fields) gets a clear 4xx, never a 500.
 CORS is answered here, for the origins in CHAT_ALLOWED_ORIGINS only, so other routes stay closed.
 """
@@ -19,8 +21,9 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from bot.chat import identity
 from bot.chat.rasa import RasaClient, RasaUnavailable
-from bot.chat.schemas import SESSION_ID, ChatIn, ChatOut, ErrorOut, HistoryOut, clean_text
+from bot.chat.schemas import ChatIn, ChatOut, ErrorOut, HistoryOut, clean_text
 from bot.chat.service import ChatService, welcome
 from bot.chat.store import LanguageMemory, RateLimiter, async_redis_from_env
 from bot.metrics.chat import observed, rasa_timer
@@ -31,7 +34,7 @@ from bot.shared.replies import Reply
 logger = logging.getLogger(__name__)
 
 ERRORS: Dict[str, Tuple[int, str, str]] = {
-    "invalid_json": (400, 'The request body must be JSON: {{"session_id": ..., "message": ...}}.', "请求内容必须是 JSON 格式。"),
+    "invalid_json": (400, 'The request body must be JSON: {{"message": ...}}.', "请求内容必须是 JSON 格式。"),
     "forbidden_origin": (403, "This site may not use the chat.", "此网站无权使用聊天服务。"),
     "too_large": (
         413,
@@ -139,6 +142,15 @@ def _error(
     return JSONResponse(body, status_code=status, headers={**_cors_headers(request, settings), **(headers or {})})
 
 
+def _session(request: Request) -> Tuple[str, str]:
+    """(token, derived id) of this request's conversation: the one its X-Chat-Session header holds when the
+    server issued it, else a new one (a forged or stale token reaches nobody's conversation)."""
+    token = request.headers.get(identity.HEADER, "")
+    if not identity.token_valid(token):
+        token = identity.issue_token()
+    return token, identity.conversation_of(token)
+
+
 def _messages(replies: List[Reply]) -> List[Dict[str, object]]:
     return [{"text": r.text, "buttons": [{"title": b.title, "payload": b.payload} for b in r.buttons]} for r in replies]
 
@@ -203,24 +215,25 @@ async def chat(request: Request) -> Response:
         return _error(request, settings, "empty")
     if len(message) > settings.max_chars:
         return _error(request, settings, "too_large", limit=settings.max_chars)
-    retry = await _rate_limited(request, gateway, "web", body.session_id)
+    token, conversation = _session(request)
+    retry = await _rate_limited(request, gateway, "web", conversation)
     if retry:
         return _error(request, settings, "rate_limited", headers={"Retry-After": str(retry)}, retry=retry)
     try:
         with rasa_timer():
-            turn = await gateway.service.converse(WEB.sender(body.session_id), message, body.lang)
+            turn = await gateway.service.converse(WEB.sender(conversation), message, body.lang)
     except RasaUnavailable as error:
         logger.warning("chat: rasa unavailable (%s)", error)
         return _error(request, settings, "unavailable")
     return JSONResponse(
-        {"messages": _messages(turn.replies), "language": turn.language}, headers=_cors_headers(request, settings)
+        {"messages": _messages(turn.replies), "language": turn.language, "session": token},
+        headers=_cors_headers(request, settings),
     )
 
 
 @router.get("/history", response_model=HistoryOut, responses=_ERROR_RESPONSES)
 async def history(
     request: Request,
-    session_id: str = Query("", description="the widget's session id"),
     lang: str = Query("", description="en or zh: the language of the welcome and of button titles"),
 ) -> Response:
     """The conversation so far (from Rasa's tracker) and the welcome the widget shows when it is empty."""
@@ -228,12 +241,11 @@ async def history(
     settings = gateway.settings
     if not _origin_allowed(request, settings):
         return _error(request, settings, "forbidden_origin")
-    if not SESSION_ID.match(session_id):
-        return _error(request, settings, "invalid", detail="session_id must be 8-64 characters of A-Z, a-z, 0-9, _ or -")
     retry = await _rate_limited(request, gateway, "history", None)
     if retry:
         return _error(request, settings, "rate_limited", headers={"Retry-After": str(retry)}, retry=retry)
-    sender = WEB.sender(session_id)
+    token, conversation = _session(request)
+    sender = WEB.sender(conversation)
     try:
         language = lang if lang in ("en", "zh") else (await gateway.service.language_of(sender) or "en")
         items = await gateway.service.history(sender, language)
@@ -242,7 +254,7 @@ async def history(
         return _error(request, settings, "unavailable")
     greeting = welcome(language)
     body = {
-        "session_id": session_id,
+        "session": token,
         "language": language,
         "messages": [{"sender": i.sender, **_messages([Reply(i.text, i.buttons)])[0]} for i in items],
         "welcome": _messages([greeting])[0],
@@ -260,7 +272,7 @@ async def preflight(request: Request) -> Response:
         headers.update(
             {
                 "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Allow-Headers": f"Content-Type, {identity.HEADER}",
                 "Access-Control-Max-Age": "600",
             }
         )

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import List, Literal, Optional
 
-from pydantic import BaseModel, Field, field_validator
-
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def clean_text(text: str) -> str:
@@ -18,16 +15,10 @@ def clean_text(text: str) -> str:
 
 
 class ChatIn(BaseModel):
-    session_id: str = Field(description="the widget's id for this browser, 8–64 of A-Z a-z 0-9 _ -")
+    model_config = ConfigDict(extra="forbid")  # an old client's session_id is refused, not silently dropped
+
     message: str = Field(description="typed text or a button's payload")
     lang: Optional[Literal["en", "zh"]] = Field(None, description="the widget's language, for messages without words")
-
-    @field_validator("session_id")
-    @classmethod
-    def _session(cls, value: str) -> str:
-        if not SESSION_ID.match(value):
-            raise ValueError("session_id must be 8-64 characters of A-Z, a-z, 0-9, _ or -")
-        return value
 
 
 class ButtonOut(BaseModel):
@@ -40,9 +31,13 @@ class MessageOut(BaseModel):
     buttons: List[ButtonOut] = []
 
 
+SESSION_DOC = "the conversation token: send it back in the X-Chat-Session header (never in a URL)"
+
+
 class ChatOut(BaseModel):
     messages: List[MessageOut]
     language: Literal["en", "zh"]
+    session: str = Field(description=SESSION_DOC)
 
 
 class HistoryMessage(MessageOut):
@@ -50,7 +45,7 @@ class HistoryMessage(MessageOut):
 
 
 class HistoryOut(BaseModel):
-    session_id: str
+    session: str = Field(description=SESSION_DOC)
     language: Literal["en", "zh"]
     messages: List[HistoryMessage]
     welcome: MessageOut

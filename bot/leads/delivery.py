@@ -30,8 +30,10 @@ import redis
 from bot.metrics import delivery as metrics
 from bot.settings import settings
 from bot.shared import logs
+from bot.shared.erasure import forget_conversation
 from bot.shared.outbox import Job, Outbox
 from bot.shared.redis_conn import KEY_PREFIX, conversation_keys, redis_from_env
+from bot.shared.secrets import refuse_development_secrets
 
 logger = logging.getLogger("bot.leads.delivery")
 
@@ -48,11 +50,12 @@ def backoff(attempts: int) -> float:
 
 class Delivery:
     def __init__(self, outbox: Outbox, http: httpx.Client, intake_url: str, api_key: str,
-                 tracker_prefix: str = KEY_PREFIX) -> None:
+                 tracker_prefix: str = KEY_PREFIX, admin_key: str = "") -> None:
         self.outbox = outbox
         self.http = http
         self.intake_url = intake_url.rstrip("/")
-        self.headers = {"X-API-Key": api_key}
+        self.headers = {"X-API-Key": api_key}  # scope "create" (bot.leads.access)
+        self.admin_headers = {"X-API-Key": admin_key or api_key}  # scope "read/erase", for erasures
         self.tracker_prefix = tracker_prefix
 
     def run(self, stop: threading.Event, idle_wait: float = 1.0) -> None:
@@ -123,7 +126,7 @@ class Delivery:
         phase = (job.body or {}).get("phase", "intake")
         if phase == "intake":
             response = self.http.delete(f"{self.intake_url}/api/leads", params={"conversation_id": job.conversation_id},
-                                        headers=self.headers)
+                                        headers=self.admin_headers)
             if response.status_code != 200:
                 self._retry(job, f"HTTP {response.status_code}: {_detail(response)}")
                 return
@@ -150,9 +153,9 @@ class Delivery:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)
-        # The channel's remembered language goes with the tracker: Rasa starts over in its default, and so does
-        # the channel, so a button pressed next is not answered in a language the tracker no longer has.
-        self.outbox.redis.delete(keys.tracker, keys.turns, keys.lock_seq, keys.language)
+        # The channel's remembered language and buttons go with the tracker: Rasa starts over in its default, and
+        # so does the channel, so a button pressed next is not answered in a language the tracker no longer has.
+        forget_conversation(self.outbox.redis, conversation_id, self.tracker_prefix)
         return True
 
 
@@ -174,6 +177,7 @@ def _delivery_from_env() -> Delivery:
         http,
         intake_url=settings().intake_url,
         api_key=settings().intake_api_key,
+        admin_key=settings().intake_admin_key,
     )
 
 
@@ -203,9 +207,12 @@ def main(argv: Optional[list] = None) -> int:
         ok = Outbox(redis_from_env()).revive(args.job_id)
         print("queued again" if ok else "no refused job with that id")
         return 0 if ok else 1
+    refuse_development_secrets("delivery worker")
     if not settings().intake_api_key:
         print("error: INTAKE_API_KEY is not set; the worker cannot post to the intake", file=sys.stderr)
         return 2
+    if not settings().intake_admin_key:
+        logger.warning("INTAKE_ADMIN_KEY is not set: erasures will wait until it is")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

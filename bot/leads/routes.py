@@ -1,45 +1,45 @@
-"""Intake API: channels post leads and hand-offs here; every route needs the intake API key."""
+"""Intake API: channels post leads and hand-offs here (the create key); reading and erasing need the other key
+(bot.leads.access)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Optional
 
 import redis
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response, Security, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, Security, status
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from bot.db import get_session
-from bot.leads import service
+from bot.leads import access, service
 from bot.leads.schemas import Deleted, IntakeErrorOut, IntakeRequest, LeadOut, MessageOut, OutboxJobOut, OutboxOut
 from bot.metrics.intake import CountedIntakeRoute
-from bot.settings import settings
 from bot.shared import logs
 from bot.shared.outbox import Outbox
 from bot.shared.redis_conn import redis_from_env
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the intake API key (env INTAKE_API_KEY)")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                               description="INTAKE_API_KEY to create leads; INTAKE_ADMIN_KEY to read or erase them")
 
 
-def require_api_key(api_key: Optional[str] = Security(_api_key_header)) -> None:
-    expected = settings().intake_api_key.strip()
-    if not expected:
-        # Refuse rather than run open: a server without a key must not accept personal data from anyone.
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "intake is not configured: set INTAKE_API_KEY on the server")
-    # Bytes, not str: compare_digest refuses non-ASCII str, and a header may carry any Latin-1 byte.
-    if not api_key or not hmac.compare_digest(api_key.encode("utf-8"), expected.encode("utf-8")):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong X-API-Key")
+def require_key(request: Request, api_key: Optional[str] = Security(_api_key_header)) -> None:
+    """The key this route's scope needs (bot.leads.access). bot.leads.guard has already checked it before the
+    body was read; this repeats the check for an app built without the guard, and documents it in OpenAPI."""
+    problem = access.refusal(request.method, request.url.path, api_key.encode("utf-8") if api_key else None)
+    if problem is not None:
+        raise HTTPException(problem[0], problem[1])
 
 
 router = APIRouter(
-    prefix="/api/leads",
+    prefix=access.PREFIX,
     tags=["leads"],
-    dependencies=[Depends(require_api_key)],
+    dependencies=[Depends(require_key)],
     route_class=CountedIntakeRoute,  # gzcp_leads_intake_total (bot/metrics/intake.py)
     responses={
         401: {"model": MessageOut, "description": "missing or wrong X-API-Key"},
-        503: {"model": MessageOut, "description": "the server has no INTAKE_API_KEY"},
+        403: {"model": MessageOut, "description": "a key of the other scope (create vs read/erase)"},
+        413: {"model": MessageOut, "description": "the body is larger than INTAKE_MAX_BODY_BYTES"},
+        503: {"model": MessageOut, "description": "the server has no key for this scope"},
     },
 )
 

@@ -112,6 +112,8 @@ def delete_conversation(session: Session, conversation_id: str) -> int:
     """Delete every lead and hand-off of a conversation (the user asked to be forgotten); returns how many."""
     if "\x00" in conversation_id:  # none is stored with NUL (the body refuses it), and PostgreSQL refuses it in a query
         return 0
+    lead_ids = list(session.scalars(select(Lead.id).where(Lead.conversation_id == conversation_id)))
+    events.erasing(session, conversation_id, lead_ids)  # notes, audit details: same transaction
     result = session.execute(delete(Lead).where(Lead.conversation_id == conversation_id))
     session.commit()
     deleted = int(result.rowcount or 0)

@@ -32,7 +32,7 @@ def _kind(request: Request) -> str:
 
 
 def _outcome_of_http(error: HTTPException) -> str:
-    if error.status_code == 401:
+    if error.status_code in (401, 403):
         return "unauthorized"
     if error.status_code == 503:
         return "unconfigured"

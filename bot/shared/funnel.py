@@ -4,10 +4,15 @@ The action server records (Python 3.10); the staff dashboard reads (3.11): plain
 Each stage counts a conversation once per day (a Redis set per stage and day), with a split by language
 and category. "accepted" is not here: it is a lead status in the intake database.
 Unanswered questions are kept masked (no emails or phone numbers) in a capped list.
+
+No conversation id is stored here in clear: the day sets hold a hash of it, and each unanswered question
+carries the same hash, so an erasure (`forget`) finds and removes that conversation's questions, and the
+retention job (`purge_unanswered`) drops questions older than the consent notice's period.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -22,6 +27,35 @@ from bot.shared.redis_conn import KEY_PREFIX
 STAGES = ("conversation", "screening_started", "screening_completed", "qualified")
 KEEP_DAYS = 400
 MAX_UNANSWERED = 1000
+
+
+def conversation_hash(conversation_id: str) -> str:
+    """What the funnel keeps instead of a conversation id: enough to count it once and to find it on erasure."""
+    return hashlib.sha256(f"funnel:{conversation_id}".encode()).hexdigest()[:24]
+
+
+# Removes the entries of one conversation (ARGV[1]: its hash) or older than ARGV[2] (seconds since the epoch)
+# from the unanswered list in one step, so a question recorded meanwhile is never lost. Returns how many.
+_PRUNE = """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+local kept, removed = {}, 0
+for _, item in ipairs(items) do
+  local ok, entry = pcall(cjson.decode, item)
+  local drop = not ok or type(entry) ~= 'table'
+  if not drop then
+    drop = (ARGV[1] ~= '' and entry['conversation'] == ARGV[1]) or
+           (tonumber(ARGV[2]) > 0 and (tonumber(entry['at']) or 0) < tonumber(ARGV[2]))
+  end
+  if drop then removed = removed + 1 else kept[#kept + 1] = item end
+end
+if removed > 0 then
+  redis.call('DEL', KEYS[1])
+  for i = 1, #kept, 1000 do
+    redis.call('RPUSH', KEYS[1], unpack(kept, i, math.min(i + 999, #kept)))
+  end
+end
+return removed
+"""
 
 
 class Funnel:
@@ -40,7 +74,7 @@ class Funnel:
             raise ValueError(f"unknown funnel stage {stage!r}; expected one of {', '.join(STAGES)}")
         day_text = (day or datetime.now(timezone.utc).date()).isoformat()
         members = self._key(stage, day_text)
-        if not self.redis.sadd(members, conversation_id):
+        if not self.redis.sadd(members, conversation_hash(conversation_id)):
             return False
         pipe = self.redis.pipeline()
         pipe.expire(members, KEEP_DAYS * 86400)
@@ -69,9 +103,12 @@ class Funnel:
             out[stage] = {"total": total, "by_language": splits["language"], "by_category": splits["category"]}
         return out
 
-    def record_unanswered(self, text: str, *, language: str, reason: str, topics: Optional[List[str]] = None) -> None:
-        """Keep a question the assistant could not answer (reason: "unknown_topic" or "fallback"), masked."""
-        entry = {"text": mask(text)[:500], "language": language, "reason": reason, "topics": topics or [], "at": time.time()}
+    def record_unanswered(self, text: str, *, language: str, reason: str, topics: Optional[List[str]] = None,
+                          conversation_id: str = "") -> None:
+        """Keep a question the assistant could not answer (reason: "unknown_topic" or "fallback"), masked, linked
+        to its conversation by hash (so erasing the conversation removes it)."""
+        entry = {"text": mask(text)[:500], "language": language, "reason": reason, "topics": topics or [], "at": time.time(),
+                 "conversation": conversation_hash(conversation_id) if conversation_id else ""}
         key = self._key("unanswered")
         pipe = self.redis.pipeline()
         pipe.lpush(key, json.dumps(entry, ensure_ascii=False))
@@ -81,5 +118,14 @@ class Funnel:
         pipe.execute()
 
     def unanswered(self, limit: int = 100) -> List[Dict[str, object]]:
-        """The latest unanswered questions, newest first."""
-        return [json.loads(item) for item in self.redis.lrange(self._key("unanswered"), 0, max(0, limit - 1))]
+        """The latest unanswered questions, newest first (without the conversation hash: staff need the words)."""
+        items = [json.loads(item) for item in self.redis.lrange(self._key("unanswered"), 0, max(0, limit - 1))]
+        return [{k: v for k, v in item.items() if k != "conversation"} for item in items]
+
+    def forget(self, conversation_id: str) -> int:
+        """Erasure: remove this conversation's unanswered questions; returns how many."""
+        return int(self.redis.eval(_PRUNE, 1, self._key("unanswered"), conversation_hash(conversation_id), 0))
+
+    def purge_unanswered(self, older_than: float) -> int:
+        """Retention: remove unanswered questions recorded before `older_than` (epoch seconds); returns how many."""
+        return int(self.redis.eval(_PRUNE, 1, self._key("unanswered"), "", float(older_than)))

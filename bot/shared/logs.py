@@ -1,4 +1,5 @@
 """Logs never carry emails or phone numbers in clear: a filter masks them in messages, arguments and tracebacks.
+Access log lines (uvicorn's) lose their query strings.
 
 `install()` runs the filter on every record as it is created, so it covers every logger and every handler —
 uvicorn's, pytest's, ones configured later — without anyone having to attach it to each. The filter can also
@@ -65,6 +66,12 @@ class PiiFilter(logging.Filter):
         elif isinstance(record.args, tuple):
             # Keep the tuple's length: some formatters (uvicorn's access log) unpack the arguments.
             record.args = tuple(_mask_arg(value) for value in record.args)
+            if record.name == "uvicorn.access" and len(record.args) == 5:
+                # (client, method, path, http version, status): the path without its query string, which can
+                # carry staff search terms or anything a client put there.
+                args = list(record.args)
+                args[2] = str(args[2]).split("?", 1)[0]
+                record.args = tuple(args)
         if record.exc_info and not record.exc_text:
             # Formatters reuse exc_text when it is set, so the masked traceback is the one printed.
             record.exc_text = mask(logging.Formatter().formatException(record.exc_info))

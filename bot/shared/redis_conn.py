@@ -40,6 +40,7 @@ class ConversationKeys:
     lock_seq: str  # arrival counter
     turns: str  # message ids of the stored turns (rasa_addons.tracker_store)
     language: str  # the language the channel last told Rasa (bot.chat.store.LanguageMemory)
+    buttons: str  # payloads behind this conversation's Telegram buttons (bot.telegram.keyboards)
 
     @property
     def lock(self) -> Tuple[str, str, str]:
@@ -47,7 +48,7 @@ class ConversationKeys:
 
     @property
     def all(self) -> Tuple[str, ...]:
-        return (self.tracker, self.lock_queue, self.lock_leases, self.lock_seq, self.turns, self.language)
+        return (self.tracker, self.lock_queue, self.lock_leases, self.lock_seq, self.turns, self.language, self.buttons)
 
 
 def conversation_keys(conversation_id: str, prefix: str = KEY_PREFIX) -> ConversationKeys:
@@ -59,4 +60,5 @@ def conversation_keys(conversation_id: str, prefix: str = KEY_PREFIX) -> Convers
         lock_seq=f"{lock}:n",
         turns=f"{prefix}:turns:{conversation_id}",
         language=f"{prefix}:chat:lang:{conversation_id}",
+        buttons=f"{prefix}:telegram:buttons:{conversation_id}",
     )

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from bot.leads import events as lead_events
 from bot.staff import api, routes
 from bot.staff.auth import StaffPageError
+from bot.staff.erasure import erase_staff_records
 from bot.staff.events import publish_new_lead
 from bot.staff.pages import render
 
@@ -27,6 +28,7 @@ async def _page_error(request: Request, error: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     lead_events.on_lead_stored(publish_new_lead)  # live list and Telegram alert for each stored lead
+    lead_events.on_conversation_erased(erase_staff_records)  # notes and audit details go with an erasure
     app.include_router(routes.router)
     app.include_router(api.router)
     app.mount("/staff/static", StaticFiles(directory=STATIC_DIR), name="staff-static")

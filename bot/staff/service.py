@@ -88,6 +88,8 @@ class LeadFilter:
         """The filter as plain JSON values (for the audit log of an export)."""
         data = asdict(self)
         data.pop("page"), data.pop("per_page")
+        if data.get("q"):  # a search may be a person's name or email: the log says one was used, not what
+            data["q"] = "[text search]"
         return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in data.items() if v is not None}
 
 

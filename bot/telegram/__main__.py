@@ -9,6 +9,7 @@ import sys
 from telegram import Update
 
 from bot.shared import logs
+from bot.shared.secrets import refuse_development_secrets
 from bot.telegram.bridge import build_application
 from bot.telegram.config import ConfigError, TelegramSettings
 from bot.telegram.webhook import ALLOWED_UPDATES, run_webhook
@@ -18,6 +19,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the bot token in the URL
     logs.install()  # no email or phone number reaches a log in clear
+    refuse_development_secrets("telegram bridge")
     try:
         settings = TelegramSettings.from_env()
     except ConfigError as error:

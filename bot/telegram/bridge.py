@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import httpx
 from telegram import BotCommand, Update
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -25,6 +25,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.chat import identity
 from bot.chat.locks import KeyedLocks
 from bot.chat.rasa import RasaClient, RasaUnavailable
 from bot.chat.service import GREET, ChatService
@@ -42,7 +43,8 @@ RASA_TIMEOUT = httpx.Timeout(20.0, connect=3.0)
 
 
 def sender_of(chat_id: int) -> str:
-    return TELEGRAM.sender(str(chat_id))
+    """Rasa, the logs and staff see a derived id, never the Telegram chat id (bot.chat.identity)."""
+    return TELEGRAM.sender(identity.derive("telegram", str(chat_id)))
 
 
 class Bridge:
@@ -79,7 +81,7 @@ class Bridge:
     async def send_replies(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: List[Reply], language: str) -> None:
         for reply in replies:
             pieces = split_message(reply.text) or ([word("choose", language)] if reply.buttons else [])
-            markup = await keyboard(reply.buttons, self.buttons)
+            markup = await keyboard(reply.buttons, self.buttons, sender_of(chat_id))
             for i, piece in enumerate(pieces):
                 # The keyboard goes under the last piece, next to the question it answers.
                 await context.bot.send_message(chat_id, piece, reply_markup=markup if i == len(pieces) - 1 else None)
@@ -124,7 +126,7 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     chat = update.effective_chat
-    if query is None or chat is None:
+    if query is None or chat is None or chat.type != ChatType.PRIVATE:
         return
     bridge = _bridge(context)
     data = query.data or ""
@@ -133,7 +135,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer()
             await _choose_language(bridge, context, chat.id, data[len(LANG_PREFIX) :])
             return
-        payload = await bridge.buttons.payload(data)
+        payload = await bridge.buttons.payload(data, sender_of(chat.id))
         language = await bridge.language(chat.id)
         if payload is None:
             await query.answer(word("expired", language), show_alert=True)
@@ -240,6 +242,16 @@ async def _post_shutdown(application: Application) -> None:
         await bridge.close()
 
 
+async def on_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command in a group: the assistant works in private chats only (in a group, one member's answers —
+    email, phone — would be shown to all, and anyone could erase them). It says so once, and reads nothing."""
+    chat = update.effective_chat
+    if chat is not None:
+        user_language = update.effective_user.language_code if update.effective_user else None
+        language = "zh" if (user_language or "").lower().startswith("zh") else "en"
+        await context.bot.send_message(chat.id, word("private_only", language))
+
+
 def build_application(settings: TelegramSettings, bridge: Optional[Bridge] = None) -> Application:
     builder: ApplicationBuilder = Application.builder().token(settings.token)
     urls = settings.bot_api_urls()
@@ -249,13 +261,15 @@ def build_application(settings: TelegramSettings, bridge: Optional[Bridge] = Non
     application = builder.build()
     if bridge is not None:
         application.bot_data["bridge"] = bridge
-    application.add_handler(CommandHandler("start", on_start))
-    application.add_handler(CommandHandler("help", on_help))
-    application.add_handler(CommandHandler("language", on_language))
-    application.add_handler(CommandHandler("reset", on_reset))
-    application.add_handler(MessageHandler(filters.COMMAND, on_help))  # unknown commands: show what exists
-    application.add_handler(MessageHandler(filters.TEXT, on_text))
+    private = filters.ChatType.PRIVATE  # groups and channels: see on_group
+    application.add_handler(CommandHandler("start", on_start, filters=private))
+    application.add_handler(CommandHandler("help", on_help, filters=private))
+    application.add_handler(CommandHandler("language", on_language, filters=private))
+    application.add_handler(CommandHandler("reset", on_reset, filters=private))
+    application.add_handler(MessageHandler(private & filters.COMMAND, on_help))  # unknown commands: show what exists
+    application.add_handler(MessageHandler(private & filters.TEXT, on_text))
     application.add_handler(CallbackQueryHandler(on_button))
-    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, on_other))
+    application.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, on_other))
+    application.add_handler(MessageHandler(~private & filters.COMMAND, on_group))
     application.add_error_handler(on_error)
     return application

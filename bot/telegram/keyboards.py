@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.shared.redis_conn import KEY_PREFIX
+from bot.shared.redis_conn import conversation_keys
 from bot.shared.replies import Button
 
 logger = logging.getLogger(__name__)
@@ -26,57 +26,68 @@ BUTTON_TTL = 30 * 24 * 3600
 
 
 class PayloadStore:
+    """Payloads too long for callback_data, kept per conversation (a Redis hash under the conversation's
+    `buttons` key, so erasing the conversation removes them) and in a small local LRU."""
+
     def __init__(self, client: Optional[aioredis.Redis], capacity: int = 5000) -> None:
         self.redis = client
         self.capacity = capacity
-        self._local: OrderedDict[str, str] = OrderedDict()
+        self._local: OrderedDict[Tuple[str, str], str] = OrderedDict()
 
-    def _key(self, ref: str) -> str:
-        return f"{KEY_PREFIX}:telegram:button:{ref}"
-
-    def _keep(self, ref: str, payload: str) -> None:
-        self._local[ref] = payload
-        self._local.move_to_end(ref)
+    def _keep(self, conversation: str, ref: str, payload: str) -> None:
+        self._local[(conversation, ref)] = payload
+        self._local.move_to_end((conversation, ref))
         while len(self._local) > self.capacity:
             self._local.popitem(last=False)
 
-    async def callback_data(self, payload: str) -> str:
-        """What to put in callback_data for a button with this payload."""
+    def forget(self, conversation: str) -> None:
+        """Drop the local copies of a conversation's buttons (Redis's go with the conversation's keys)."""
+        for key in [k for k in self._local if k[0] == conversation]:
+            del self._local[key]
+
+    async def callback_data(self, payload: str, conversation: str) -> str:
+        """What to put in callback_data for a button with this payload in this conversation."""
         if payload.startswith("/") and len(payload.encode("utf-8")) <= CALLBACK_LIMIT:
             return payload  # Rasa payloads start with "/": they cannot be mistaken for a ref or a language choice
         ref = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]  # same payload, same id: idempotent
-        self._keep(ref, payload)
+        self._keep(conversation, ref, payload)
         if self.redis is not None:
+            key = conversation_keys(conversation).buttons
             try:
-                await self.redis.set(self._key(ref), payload, ex=BUTTON_TTL)
+                pipe = self.redis.pipeline()
+                pipe.hset(key, ref, payload)
+                pipe.expire(key, BUTTON_TTL)
+                await pipe.execute()
             except RedisError as error:
                 logger.warning("button store unavailable, keeping the payload in memory: %s", type(error).__name__)
         return REF_PREFIX + ref
 
-    async def payload(self, data: str) -> Optional[str]:
-        """The payload a pressed button stands for; None when it is unknown (expired, or not ours)."""
+    async def payload(self, data: str, conversation: str) -> Optional[str]:
+        """The payload a button pressed in this conversation stands for; None when it is unknown (expired,
+        erased, from another conversation, or not ours)."""
         if data.startswith("/"):
             return data
         if not data.startswith(REF_PREFIX):
             return None
         ref = data[len(REF_PREFIX) :]
-        if ref in self._local:
-            self._local.move_to_end(ref)
-            return self._local[ref]
+        if (conversation, ref) in self._local:
+            self._local.move_to_end((conversation, ref))
+            return self._local[(conversation, ref)]
         if self.redis is None:
             return None
         try:
-            return await self.redis.get(self._key(ref))
+            return await self.redis.hget(conversation_keys(conversation).buttons, ref)
         except RedisError as error:
             logger.warning("button store unavailable: %s", type(error).__name__)
             return None
 
 
-async def keyboard(buttons: Sequence[Button], store: PayloadStore) -> Optional[InlineKeyboardMarkup]:
+async def keyboard(buttons: Sequence[Button], store: PayloadStore, conversation: str) -> Optional[InlineKeyboardMarkup]:
     """One button per row: titles are often long phrases, and a column reads well on a phone."""
     if not buttons:
         return None
-    rows = [[InlineKeyboardButton(b.title or "…", callback_data=await store.callback_data(b.payload))] for b in buttons]
+    rows = [[InlineKeyboardButton(b.title or "…", callback_data=await store.callback_data(b.payload, conversation))]
+            for b in buttons]
     return InlineKeyboardMarkup(rows)
 
 

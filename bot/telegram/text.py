@@ -46,6 +46,10 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> List[str]:
 
 # The bridge's own words (not program facts).
 WORDS: Dict[str, Dict[str, str]] = {
+    "private_only": {
+        "en": "I only talk in private chats, so that what you tell me stays between us. Please message me directly.",
+        "zh": "为保护您的信息，我只在私聊中回复。请直接私信我。",
+    },
     "help": {
         "en": (
             "I am the assistant of Guangzhou's City Partner program. Ask me anything about the program, "

@@ -191,12 +191,12 @@ def actions_service(ctx: Context) -> Service:
         [
             str(ctx.rasa_python),
             "-m",
-            "rasa_sdk",
+            "actions.server",  # as make run starts it: loopback, the shared secret from the environment
             "--actions",
             "actions",
             "--port",
             str(ctx.ports.actions),
-            "--logging-config_file",
+            "--logging-config-file",
             "rasa_logging.yml",
         ],
         ctx.root,

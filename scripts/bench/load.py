@@ -28,6 +28,7 @@ class Transport:
     url: str
     body: Callable[[str, str], Dict[str, Any]]  # (sender, text) -> JSON body
     answered: Callable[[Any], bool]  # JSON reply -> did the bot say something?
+    headers: Callable[[str], Dict[str, str]] = lambda sender: {}  # noqa: E731  (sender -> request headers)
 
 
 def rest_webhook(base_url: str) -> Transport:
@@ -39,11 +40,16 @@ def rest_webhook(base_url: str) -> Transport:
 
 
 def chat_gateway(base_url: str) -> Transport:
-    """The web app's chat gateway (bot/chat/routes.py); the session id must be 8-64 of A-Za-z0-9_-."""
+    """The web app's chat gateway (bot/chat/routes.py): each simulated user holds a conversation token, minted
+    with the app's CONVERSATION_SECRET (the bench runs in the same environment) as the server would issue it."""
+    from bot.chat import identity
+
+    tokens: Dict[str, str] = {}
     return Transport(
         url=f"{base_url}/api/chat",
-        body=lambda sender, text: {"session_id": sender, "message": text},
+        body=lambda sender, text: {"message": text},
         answered=lambda reply: isinstance(reply, dict) and len(reply.get("messages") or []) > 0,
+        headers=lambda sender: {identity.HEADER: tokens.setdefault(sender, identity.issue_token())},
     )
 
 
@@ -56,7 +62,7 @@ async def _say(client: httpx.AsyncClient, transport: Transport, sender: str, tex
     """One message: its latency and "ok", "empty" (answered with nothing to show) or "error"."""
     started = time.perf_counter()
     try:
-        response = await client.post(transport.url, json=transport.body(sender, text))
+        response = await client.post(transport.url, json=transport.body(sender, text), headers=transport.headers(sender))
         outcome = "error" if response.status_code != 200 else "ok" if transport.answered(response.json()) else "empty"
     except (httpx.HTTPError, ValueError):
         outcome = "error"
@@ -186,7 +192,8 @@ def time_to_first_answer(
                 if http_up is None:
                     http_up = time.monotonic() - spawned
                 try:
-                    response = client.post(transport.url, json=transport.body(f"bench-startup-{attempt:04d}", probe))
+                    sender = f"bench-startup-{attempt:04d}"
+                    response = client.post(transport.url, json=transport.body(sender, probe), headers=transport.headers(sender))
                     if response.status_code == 200 and transport.answered(response.json()):
                         return Startup(http_up_s=round(http_up, 2), first_answer_s=round(time.monotonic() - spawned, 2))
                 except (httpx.HTTPError, ValueError):

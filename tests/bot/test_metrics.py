@@ -125,8 +125,8 @@ def label_values(text: str) -> List[str]:
     return [v for family in text_string_to_metric_families(text) for s in family.samples for v in s.labels.values()]
 
 
-def chat(client: TestClient, message: Any, session_id: str = "metrics-session-1") -> httpx.Response:
-    return client.post("/api/chat", json={"session_id": session_id, "message": message})
+def chat(client: TestClient, message: Any) -> httpx.Response:
+    return client.post("/api/chat", json={"message": message})  # no token: each a new conversation
 
 
 # --- the endpoint -----------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ import re
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -29,6 +28,7 @@ import httpx
 import yaml
 from sqlalchemy import text
 
+from bot.chat import identity
 from tests.conftest import ROOT
 from tests.integration.cluster import Cluster
 from tests.integration.test_screening_e2e import question_in
@@ -83,15 +83,15 @@ class Person:
     def __init__(self, gateway: str, persona: Dict[str, Any]) -> None:
         self.url = f"{gateway}/api/chat"
         self.p = persona
-        self.session = uuid.uuid4().hex
-        self.http = httpx.Client(timeout=60)
-        self.out = Outcome(persona["id"], persona["language"], persona["expect"], sender=f"web-{self.session}")
+        self.session = identity.issue_token()  # as the widget holds it after its first request
+        self.http = httpx.Client(timeout=60, headers={identity.HEADER: self.session})
+        self.out = Outcome(persona["id"], persona["language"], persona["expect"],
+                           sender=f"web-{identity.conversation_of(self.session)}")
 
     def say(self, message: str) -> List[Dict[str, Any]]:
         self.out.transcript.append(f"USER: {message}")
         for _ in range(5):
-            response = self.http.post(self.url, json={"session_id": self.session, "message": message,
-                                                      "lang": self.p["language"]})
+            response = self.http.post(self.url, json={"message": message, "lang": self.p["language"]})
             if response.status_code == 200:
                 replies = response.json()["messages"]
                 if not replies:

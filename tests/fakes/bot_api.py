@@ -41,12 +41,13 @@ class FakeBotAPI:
     def _user(self, chat_id: int, language_code: str) -> Dict[str, Any]:
         return {"id": chat_id, "is_bot": False, "first_name": "Test", "language_code": language_code}
 
-    def message(self, chat_id: int, text: str, language_code: str = "en") -> None:
+    def message(self, chat_id: int, text: str, language_code: str = "en", chat_type: str = "private",
+                user_id: Optional[int] = None) -> None:
         message: Dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private"},
-            "from": self._user(chat_id, language_code),
+            "chat": {"id": chat_id, "type": chat_type, **({"title": "A group"} if chat_type != "private" else {})},
+            "from": self._user(user_id or chat_id, language_code),
             "text": text,
         }
         if text.startswith("/"):
@@ -54,7 +55,7 @@ class FakeBotAPI:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         self._push({"message": message})
 
-    def press(self, chat_id: int, data: str, message_id: int = 1, language_code: str = "en") -> None:
+    def press(self, chat_id: int, data: str, message_id: int = 1, language_code: str = "en", chat_type: str = "private") -> None:
         self._push(
             {
                 "callback_query": {
@@ -65,7 +66,7 @@ class FakeBotAPI:
                     "message": {
                         "message_id": message_id,
                         "date": int(time.time()),
-                        "chat": {"id": chat_id, "type": "private"},
+                        "chat": {"id": chat_id, "type": chat_type},
                         "text": "…",
                     },
                 }

@@ -6,15 +6,17 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Tuple
 
 import httpx
 import pytest
 import redis
 
+from bot.chat import identity
 from tests.conftest import ROOT
 
 RASA_BIN = ROOT / ".venv-rasa/bin/rasa"
+RASA_PYTHON = ROOT / ".venv-rasa/bin/python"
 MODEL = ROOT / "models/current.tar.gz"
 TOKEN = "integration-test-token"
 RASA_PORT = int(os.environ.get("TEST_RASA_PORT", "15005"))
@@ -39,14 +41,23 @@ class Stack:
         return response.json()
 
 
+def new_conversation() -> Tuple[str, str]:
+    """A conversation token as the gateway issues it (same CONVERSATION_SECRET as the processes under test),
+    and the Rasa sender id it stands for."""
+    token = identity.issue_token()
+    return token, f"web-{identity.conversation_of(token)}"
+
+
 def rasa_argv(port: int) -> List[str]:
     """A Rasa server as scripts/run_all.sh starts one (API on, our channels and log filter)."""
-    return [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(port), "--enable-api", "--auth-token", TOKEN,
+    return [str(RASA_BIN), "run", "--model", str(MODEL), "--interface", "127.0.0.1", "--port", str(port),
+            "--enable-api", "--auth-token", TOKEN,
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--logging-config-file", "rasa_logging.yml"]
 
 
 def actions_argv(port: int) -> List[str]:
-    return [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(port),
+    """The action server as scripts/run_all.sh starts one (loopback, refusing calls without the shared secret)."""
+    return [str(RASA_PYTHON), "-m", "actions.server", "--actions", "actions", "--port", str(port), "--host", "127.0.0.1",
             "--logging-config-file", "rasa_logging.yml"]
 
 

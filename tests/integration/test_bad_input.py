@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -28,11 +27,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from bot.chat import identity
 from bot.db import make_engine
 from bot.leads.models import Lead
 from bot.metrics.exporter import sample
 from tests.conftest import ROOT
-from tests.integration.conftest import Stack, _wait
+from tests.integration.conftest import Stack, _wait, new_conversation
 
 INTAKE_PORT = int(os.environ.get("TEST_BAD_INPUT_PORT", "18100"))
 CHAT_PORT = int(os.environ.get("TEST_BAD_INPUT_CHAT_PORT", "18101"))
@@ -169,34 +169,31 @@ def chat_app(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield app
 
 
-SID = "{sid}"  # replaced by a fresh session id per input
 REJECTED: List[Tuple[str, bytes, Optional[str]]] = [
     ("empty body", b"", "application/json"),
     ("binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "image/png"),
-    ("malformed json", b'{"session_id": "{sid}", "message": "hi"', "application/json"),
+    ("malformed json", b'{"message": "hi"', "application/json"),
     ("json null", b"null", "application/json"),
     ("nested 5000 deep", b"[" * 5000 + b"]" * 5000, "application/json"),
-    ("message nested deep", b'{"session_id": "{sid}", "message": ' + b"[" * 3000 + b"]" * 3000 + b"}", "application/json"),
-    ("huge body", b'{"session_id": "{sid}", "message": "' + b"A" * 2_000_000 + b'"}', "application/json"),
-    ("1001 characters", ('{"session_id": "{sid}", "message": "' + "汉" * 1001 + '"}').encode(), "application/json"),
-    ("message is a number", b'{"session_id": "{sid}", "message": 42}', "application/json"),
-    ("message is a list", b'{"session_id": "{sid}", "message": ["hi"]}', "application/json"),
-    ("message is an object", b'{"session_id": "{sid}", "message": {"text": "hi"}}', "application/json"),
-    ("message missing", b'{"session_id": "{sid}"}', "application/json"),
-    ("only NUL", b'{"session_id": "{sid}", "message": "\\u0000\\u0000"}', "application/json"),
-    ("only control characters", b'{"session_id": "{sid}", "message": "\\u0007\\u001b\\u0008"}', "application/json"),
-    ("only bidi overrides", b'{"session_id": "{sid}", "message": "\\u202e\\u2066\\u200f"}', "application/json"),
-    ("only a lone surrogate", b'{"session_id": "{sid}", "message": "\\ud800"}', "application/json"),
-    ("raw surrogate bytes", b'{"session_id": "{sid}", "message": "\xed\xa0\x80"}', "application/json"),
-    ("latin-1 bytes", b'{"session_id": "{sid}", "message": "caf\xe9"}', "application/json"),
-    ("UTF-16", '{"session_id": "{sid}", "message": "hi"}'.encode("utf-16"), "application/json"),
-    ("BOM first", b'\xef\xbb\xbf{"session_id": "{sid}", "message": "hi"}', "application/json"),
-    ("lang fr", b'{"session_id": "{sid}", "message": "hi", "lang": "fr"}', "application/json"),
-    ("NaN message", b'{"session_id": "{sid}", "message": NaN}', "application/json"),
-    ("form encoded", b"session_id={sid}&message=hi", "application/x-www-form-urlencoded"),
-    ("session id traversal", b'{"session_id": "../../{sid}", "message": "hi"}', "application/json"),
-    ("session id with NUL", b'{"session_id": "{sid}\\u0000", "message": "hi"}', "application/json"),
-    ("session id in Arabic", '{"session_id": "جلسة{sid}", "message": "hi"}'.encode(), "application/json"),
+    ("message nested deep", b'{"message": ' + b"[" * 3000 + b"]" * 3000 + b"}", "application/json"),
+    ("huge body", b'{"message": "' + b"A" * 2_000_000 + b'"}', "application/json"),
+    ("1001 characters", ('{"message": "' + "汉" * 1001 + '"}').encode(), "application/json"),
+    ("message is a number", b'{"message": 42}', "application/json"),
+    ("message is a list", b'{"message": ["hi"]}', "application/json"),
+    ("message is an object", b'{"message": {"text": "hi"}}', "application/json"),
+    ("message missing", b'{}', "application/json"),
+    ("only NUL", b'{"message": "\\u0000\\u0000"}', "application/json"),
+    ("only control characters", b'{"message": "\\u0007\\u001b\\u0008"}', "application/json"),
+    ("only bidi overrides", b'{"message": "\\u202e\\u2066\\u200f"}', "application/json"),
+    ("only a lone surrogate", b'{"message": "\\ud800"}', "application/json"),
+    ("raw surrogate bytes", b'{"message": "\xed\xa0\x80"}', "application/json"),
+    ("latin-1 bytes", b'{"message": "caf\xe9"}', "application/json"),
+    ("UTF-16", '{"message": "hi"}'.encode("utf-16"), "application/json"),
+    ("BOM first", b'\xef\xbb\xbf{"message": "hi"}', "application/json"),
+    ("lang fr", b'{"message": "hi", "lang": "fr"}', "application/json"),
+    ("NaN message", b'{"message": NaN}', "application/json"),
+    ("form encoded", b"message=hi", "application/x-www-form-urlencoded"),
+    ("a chosen session id", b'{"session_id": "../../etc", "message": "hi"}', "application/json"),
 ]
 ACCEPTED: List[Tuple[str, str]] = [
     ("Arabic", "ما هو برنامج الشراكة في مدينة قوانغتشو؟"),
@@ -235,33 +232,34 @@ def test_nasty_chat_inputs_against_the_real_rasa(chat_app: WebApp, stack: Stack)
     problems: List[str] = []
     with httpx.Client(base_url=chat_app.url, timeout=60) as client:
         for name, template, content_type in REJECTED:
-            sid = uuid.uuid4().hex
-            content = template.replace(b"{sid}", sid.encode())
-            response = client.post("/api/chat", content=content, headers={"Content-Type": content_type} if content_type else {})
+            token, sender = new_conversation()
+            headers = {identity.HEADER: token, **({"Content-Type": content_type} if content_type else {})}
+            response = client.post("/api/chat", content=template, headers=headers)
             if not 400 <= response.status_code < 500:
                 problems.append(f"{name}: expected a 4xx, got {response.status_code} {response.text[:200]}")
                 continue
             body = response.json()
             if not (body.get("error") and body["message"]["en"] and body["message"]["zh"]):
                 problems.append(f"{name}: error body {body}")
-            if _user_events(stack, f"web-{sid}"):
+            if _user_events(stack, sender):
                 problems.append(f"{name}: rejected, yet Rasa's tracker has a user event")
 
         for name, message in ACCEPTED:
-            sid = uuid.uuid4().hex
-            content = json.dumps({"session_id": sid, "message": message}).encode()  # ensure_ascii: surrogates escaped
-            response = client.post("/api/chat", content=content, headers={"Content-Type": "application/json"})
+            token, sender = new_conversation()
+            content = json.dumps({"message": message}).encode()  # ensure_ascii: surrogates escaped
+            response = client.post("/api/chat", content=content, headers={"Content-Type": "application/json",
+                                                                        identity.HEADER: token})
             if response.status_code != 200:
                 problems.append(f"{name}: expected 200, got {response.status_code} {response.text[:200]}")
                 continue
             if not isinstance(response.json().get("messages"), list):
                 problems.append(f"{name}: body {response.text[:200]}")
-            if message != "/restart" and not _user_events(stack, f"web-{sid}"):
+            if message != "/restart" and not _user_events(stack, sender):
                 problems.append(f"{name}: answered, yet Rasa's tracker has no user event")
 
-        history = client.get("/api/chat/history", params={"session_id": "../../etc/passwd"})
-        if history.status_code != 422:
-            problems.append(f"history with a bad session id: {history.status_code}")
+        history = client.get("/api/chat/history", headers={identity.HEADER: "../../etc/passwd"})
+        if history.status_code != 200 or history.json()["messages"] or history.json()["session"] == "../../etc/passwd":
+            problems.append(f"history with a forged session: {history.status_code} {history.text[:200]}")
 
     assert problems == [], "\n".join(problems)
     assert chat_app.server_errors() == []

@@ -23,11 +23,12 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import httpx
 import pytest
 
+from bot.chat import identity
 from bot.chat.replicas import Replicas
 from bot.chat.service import transcript
 from bot.shared.redis_conn import conversation_keys
 from tests.integration.cluster import Cluster
-from tests.integration.conftest import TOKEN
+from tests.integration.conftest import TOKEN, new_conversation
 from tests.integration.test_screening_e2e import Answer, company_en, question_in, wait_until
 
 
@@ -80,7 +81,7 @@ class Users:
         """Send until answered; the only other answer allowed is the polite 503 (then wait and resend)."""
         deadline = time.monotonic() + 180
         while True:
-            response = self.http.post(self.url, json={"session_id": session, "message": message})
+            response = self.http.post(self.url, json={"message": message}, headers={identity.HEADER: session})
             if response.status_code == 200:
                 return response.json()["messages"]
             body = response.json()
@@ -91,8 +92,8 @@ class Users:
             time.sleep(1.0)
 
     def screening(self, persona: Dict[str, Answer], opening: str, kind: str) -> Outcome:
-        session = uuid.uuid4().hex
-        outcome = Outcome(f"web-{session}", kind)
+        session, sender = new_conversation()
+        outcome = Outcome(sender, kind)
         replies = self.say(session, opening)
         for _ in range(40):
             question = question_in(replies)
@@ -106,8 +107,8 @@ class Users:
         raise AssertionError(f"screening never ended: {outcome.asked}")
 
     def questions(self) -> Outcome:
-        session = uuid.uuid4().hex
-        outcome = Outcome(f"web-{session}", "questions")
+        session, sender = new_conversation()
+        outcome = Outcome(sender, "questions")
         for question, expected in QUESTIONS:
             text = "\n".join(r["text"] for r in self.say(session, question))
             assert expected in text, f"{question!r} got an answer to something else:\n{text[:300]}"
@@ -277,8 +278,7 @@ def test_a_replica_killed_mid_turn_delays_its_user_by_seconds(cluster: Cluster) 
     """A replica dies (SIGKILL) while it holds a user's turn: the gateway sends the message to the other
     replica, which takes over as soon as the dead replica's lease lapses; the user's answer comes within
     10 s of the kill, and the conversation goes on where it was."""
-    session = uuid.uuid4().hex
-    sender = f"web-{session}"
+    session, sender = new_conversation()
     home = Replicas(cluster.rasa_urls).order(sender)[0]
     victim = cluster.rasa[cluster.rasa_urls.index(home)]
     keys = conversation_keys(sender)
@@ -286,7 +286,7 @@ def test_a_replica_killed_mid_turn_delays_its_user_by_seconds(cluster: Cluster) 
     http = httpx.Client(timeout=60)
 
     def say(message: str) -> List[Dict[str, Any]]:
-        response = http.post(f"{cluster.gateway_url}/api/chat", json={"session_id": session, "message": message})
+        response = http.post(f"{cluster.gateway_url}/api/chat", json={"message": message}, headers={identity.HEADER: session})
         assert response.status_code == 200, response.text
         return response.json()["messages"]
 

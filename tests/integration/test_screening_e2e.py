@@ -184,7 +184,9 @@ def test_a_student_looking_for_a_job_is_told_why_and_nothing_is_stored(stack: St
     persona = {"org_type": "I'm an individual", "org_name": "Li Ming", "country": "China", "field": "education",
                "achievement": "I'm a student looking for a job", "promotion": "skip", "guangzhou_presence": "no",
                "contribution": "I would like to find a job in Guangzhou"}
-    seen = screen(stack, sender, persona, "which category would suit me?")
+    offer = stack.say(sender, "which category would suit me?")  # what decides it, and the screening offered
+    assert "depends on who you are" in texts(offer) and "/apply" in str(offer)
+    seen = screen(stack, sender, persona, "yes")
     assert "nothing is stored" in texts(seen)
     time.sleep(1)
     assert intake.leads(sender) == []

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bot.shared.redis_conn import KEY_PREFIX
+from bot.telegram.bridge import sender_of
 from bot.telegram.keyboards import REF_PREFIX
 from tests.conftest import ROOT
 from tests.fakes.bot_api import FakeBotAPI
@@ -77,8 +78,10 @@ def test_a_chinese_user_starts_asks_and_presses_a_button(stack: Stack, bot_api: 
     after = bot_api.wait_for(lambda: len(bot_api.sent(me)) > count and bot_api.sent(me))
     assert any("\u4e00" <= ch <= "\u9fff" for ch in after[-1]["text"]), after[-1]["text"]  # still Chinese
 
-    # Rasa knows the conversation under the telegram- sender id (the actions derive the channel from it).
-    tracker = httpx.get(f"{stack.rasa_url}/conversations/telegram-{me}/tracker", params={"token": stack.token}, timeout=10).json()
+    # Rasa knows the conversation under the telegram- sender id (the actions derive the channel from it), whose
+    # rest is derived from the chat id: the chat id itself never reaches Rasa.
+    url = f"{stack.rasa_url}/conversations/{sender_of(me)}/tracker"
+    tracker = httpx.get(url, params={"token": stack.token}, timeout=10).json()
     texts = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
     assert texts[:2] == ["/greet", "合伙人有哪些权益？"] and texts[2] == pressed_payload(stack, button["callback_data"])
     assert tracker["slots"]["language"] == "zh"
@@ -103,7 +106,8 @@ def test_english_user_reset_and_language(stack: Stack, bot_api: FakeBotAPI, brid
     bot_api.wait_for(lambda: any("中文" in m["text"] for m in bot_api.sent(me)))
     bot_api.message(me, "/reset")
     bot_api.wait_for(lambda: any("重新开始" in m["text"] for m in bot_api.sent(me)))
-    tracker = httpx.get(f"{stack.rasa_url}/conversations/telegram-{me}/tracker", params={"token": stack.token}, timeout=10).json()
+    url = f"{stack.rasa_url}/conversations/{sender_of(me)}/tracker"
+    tracker = httpx.get(url, params={"token": stack.token}, timeout=10).json()
     assert [e for e in tracker["events"] if e.get("event") == "user"] == []  # restarted: nothing said since
     assert tracker["slots"]["language"] == "zh"  # but the chosen language stays
 

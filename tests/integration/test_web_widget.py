@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from bot.chat import identity
 from tests.conftest import ROOT
 from tests.fakes.server import ServerThread, free_port
 from tests.integration.conftest import Stack, _wait
@@ -275,7 +276,8 @@ def test_a_screening_in_the_widget_ends_as_a_lead_in_the_intake(
     page.goto(f"{web_app.url}/?lang={language}")
     page.locator(".gzcp-launcher").click()
     expect(page.locator(BOT).first).to_be_visible(timeout=15_000)
-    session = page.evaluate("localStorage.getItem('gzcp.session')")
+    token = page.evaluate("localStorage.getItem('gzcp.conversation')")
+    session = identity.conversation_of(token)  # the server issued it; Rasa and the intake know the derived id
     answer, asked = opening, []
     for _ in range(30):
         before = page.locator(BOT).count()

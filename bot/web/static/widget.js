@@ -2,7 +2,8 @@
  *
  * Embed on any page with one tag:  <script src="https://HOST/widget.js" data-lang="zh" async></script>
  * It talks only to the origin it was loaded from (POST /api/chat, GET /api/chat/history).
- * The session id lives in localStorage; the transcript is NOT kept in the browser: on reload the widget
+ * The conversation token the server issued lives in localStorage and travels only in the X-Chat-Session
+ * header (never in a URL); the transcript is NOT kept in the browser: on reload the widget
  * asks the gateway, which reads it from the assistant's own record (so what is shown is what the
  * assistant remembers, and answers given in a screening do not linger in the browser's storage).
  */
@@ -12,7 +13,7 @@
 
   var script = document.currentScript || document.querySelector('script[src*="widget.js"]');
   var base = script ? new URL(script.src, location.href).origin : location.origin;
-  var KEY_SESSION = "gzcp.session", KEY_LANG = "gzcp.lang", KEY_OPEN = "gzcp.open";
+  var KEY_SESSION = "gzcp.conversation", KEY_LANG = "gzcp.lang", KEY_OPEN = "gzcp.open";
 
   var UI = {
     en: {
@@ -38,16 +39,8 @@
   function get(kind, key) { var s = store(kind); try { return s ? s.getItem(key) : null; } catch (e) { return null; } }
   function put(kind, key, value) { var s = store(kind); try { if (s) s.setItem(key, value); } catch (e) { /* private mode */ } }
 
-  function newSessionId() {
-    var bytes = new Uint8Array(16);
-    (window.crypto || window.msCrypto).getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
-  function sessionId() {
-    var id = get("localStorage", KEY_SESSION);
-    if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) { id = newSessionId(); put("localStorage", KEY_SESSION, id); }
-    return id;
-  }
+  function sessionToken() { return get("localStorage", KEY_SESSION); }
+  function keepSession(body) { if (body && body.session) put("localStorage", KEY_SESSION, body.session); }
   function initialLang() {
     var stored = get("localStorage", KEY_LANG);
     if (stored === "en" || stored === "zh") return stored;
@@ -154,10 +147,13 @@
 
   function request(method, path, payload) {
     var options = { method: method, headers: {}, credentials: "omit" };
+    var token = sessionToken();
+    if (token) options.headers["X-Chat-Session"] = token;
     if (payload) { options.headers["Content-Type"] = "application/json"; options.body = JSON.stringify(payload); }
     return fetch(base + path, options).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (body) {
         if (!response.ok) throw new Error(errorText(response, body));
+        keepSession(body); // the server issues the token (a new one when it did not issue the one sent)
         return body;
       });
     }, function () { throw new Error(t("offline")); });
@@ -165,7 +161,7 @@
 
   // Replace the transcript with the conversation as the assistant recorded it.
   function loadHistory() {
-    var path = "/api/chat/history?session_id=" + encodeURIComponent(sessionId()) + "&lang=" + state.lang;
+    var path = "/api/chat/history?lang=" + state.lang;
     return request("GET", path).then(function (body) {
       log.textContent = "";
       state.empty = true;
@@ -200,7 +196,7 @@
     addMessage("user", shown || message);
     input.focus(); // a pressed quick reply has just gone: keep focus in the chat
     setTyping(true);
-    request("POST", "/api/chat", { session_id: sessionId(), message: message, lang: state.lang }).then(function (body) {
+    request("POST", "/api/chat", { message: message, lang: state.lang }).then(function (body) {
       var buttons = [];
       body.messages.forEach(function (m) {
         if (m.text) addMessage("bot", m.text);

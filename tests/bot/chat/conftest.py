@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Iterator
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from bot.chat import identity
 from bot.main import create_app
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.server import ServerThread
@@ -49,4 +49,14 @@ def client(chat_env) -> Iterator[TestClient]:
 
 @pytest.fixture
 def session_id() -> str:
-    return uuid.uuid4().hex
+    """A conversation token the server issued (bot.chat.identity), as a browser holds it."""
+    return identity.issue_token()
+
+
+def web_sender(token: str) -> str:
+    """The Rasa sender id of the conversation `token` names (what Rasa and staff see instead of the token)."""
+    return f"web-{identity.conversation_of(token)}"
+
+
+def session_headers(token: str) -> dict:
+    return {identity.HEADER: token}

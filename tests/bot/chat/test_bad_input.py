@@ -10,7 +10,6 @@ fake records nothing) and leaves no Redis key for that session. Accepted input r
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
@@ -21,8 +20,9 @@ from hypothesis import strategies as st
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.chat.schemas import SESSION_ID, clean_text
-from tests.bot.chat.conftest import REDIS_DB
+from bot.chat import identity
+from bot.chat.schemas import clean_text
+from tests.bot.chat.conftest import REDIS_DB, web_sender
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.server import ServerThread
 
@@ -93,8 +93,9 @@ def no_retry_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAT_RASA_RETRY_DELAYS", "")  # Rasa down: answer 503 at once
 
 
-def keys_of(store: redis.Redis, session_id: str) -> List[str]:
-    return [k for k in store.scan_iter(match="gzcp:*", count=1000) if session_id in k]
+def keys_of(store: redis.Redis, token: str) -> List[str]:
+    conversation = identity.conversation_of(token)
+    return [k for k in store.scan_iter(match="gzcp:*", count=1000) if conversation in k or token in k]
 
 
 def assert_gateway_error(response: Any) -> None:
@@ -110,19 +111,21 @@ class Checker:
         self.client, self.rasa, self.store = client, rasa, store
         self.statuses: Dict[int, int] = {}
 
-    def post(self, content: bytes, content_type: Optional[str] = "application/json", session_id: Any = None) -> Any:
+    def post(self, content: bytes, content_type: Optional[str] = "application/json", token: Optional[str] = None) -> Any:
+        """POST `content`, in the conversation `token` names (a fresh one when None)."""
+        token = identity.issue_token() if token is None else token
         received, slots = len(self.rasa.received), len(self.rasa.slots)
         headers = {"Content-Type": content_type} if content_type is not None else {}
-        response = self.client.post("/api/chat", content=content, headers=headers)
+        response = self.client.post("/api/chat", content=content, headers={**headers, identity.HEADER: token})
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
         assert response.status_code < 500 or (response.status_code == 503 and self.rasa.down), response.text
         if response.status_code >= 400:
             assert_gateway_error(response)
         if response.status_code in (400, 403, 413, 422, 429):  # rejected: Rasa never saw it, Redis holds nothing of it
             assert len(self.rasa.received) == received and len(self.rasa.slots) == slots
-            if isinstance(session_id, str) and SESSION_ID.match(session_id):
-                assert keys_of(self.store, session_id) == []
-                assert f"web-{session_id}" not in self.rasa.tracker_calls
+            if identity.token_valid(token):
+                assert keys_of(self.store, token) == []
+                assert web_sender(token) not in self.rasa.tracker_calls
         if response.status_code == 200:
             sent = self.rasa.received[-1]["message"]
             assert sent and sent == clean_text(sent) and len(sent) <= MAX_CHARS
@@ -141,8 +144,6 @@ ANY_CHAR = st.one_of(st.characters(codec=None, exclude_categories=()), st.charac
 TEXT = st.lists(st.one_of(ANY_CHAR, st.sampled_from(NASTY)), max_size=25).map("".join)
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), TEXT)
 JSON = st.recursive(SCALARS, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(TEXT, kids, max_size=3), max_leaves=8)
-FRESH = "<a fresh session id>"  # replaced in the test: generated ids repeat, and a session must be new to check Redis
-SESSION = st.one_of(st.just(FRESH), TEXT, JSON)
 MISSING = object()
 
 
@@ -150,16 +151,20 @@ MISSING = object()
 def chat_bodies(draw: Any) -> Dict[str, Any]:
     body: Dict[str, Any] = {}
     for name, values in (
-        ("session_id", SESSION),
         ("message", st.one_of(TEXT, JSON)),
         ("lang", st.one_of(st.sampled_from(["en", "zh", "fr", ""]), JSON)),
+        ("session_id", st.one_of(TEXT, JSON)),  # the old client's field: refused, never a way in
     ):
-        value = draw(st.one_of(st.just(MISSING), values)) if name != "session_id" else draw(values)
+        value = draw(st.one_of(st.just(MISSING), values))
         if value is not MISSING:
             body[name] = value
     if draw(st.booleans()):
         body.update(draw(st.dictionaries(TEXT, JSON, max_size=2)))
     return body
+
+
+# Header values a client may send instead of an issued token (HTTP headers carry latin-1 only).
+FORGED = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)
 
 
 def encode(value: Any, ascii_only: bool) -> bytes:
@@ -169,16 +174,28 @@ def encode(value: Any, ascii_only: bool) -> bytes:
 
 @given(body=chat_bodies(), ascii_only=st.booleans())
 @settings(max_examples=250, **SETTINGS)
-@example(body={"session_id": "abcdefgh12345", "message": "\ud800"}, ascii_only=True)
-@example(body={"session_id": "abcdefgh12346", "message": "\u202e\u200b\x00"}, ascii_only=True)
-@example(body={"session_id": "abcdefgh12347", "message": ["hi"]}, ascii_only=True)
-@example(body={"session_id": "abcdefgh12348", "message": "hi", "lang": "fr"}, ascii_only=True)
-@example(body={"session_id": "abcdefgh12349", "message": "x" * (MAX_CHARS + 1)}, ascii_only=True)
+@example(body={"message": "\ud800"}, ascii_only=True)
+@example(body={"message": "\u202e\u200b\x00"}, ascii_only=True)
+@example(body={"message": ["hi"]}, ascii_only=True)
+@example(body={"message": "hi", "lang": "fr"}, ascii_only=True)
+@example(body={"message": "x" * (MAX_CHARS + 1)}, ascii_only=True)
 @example(body={"session_id": "abc\x00defgh", "message": "hi"}, ascii_only=True)
 def test_generated_json_bodies(checker: Checker, body: Dict[str, Any], ascii_only: bool) -> None:
-    if body.get("session_id") == FRESH:
-        body["session_id"] = uuid.uuid4().hex
-    checker.post(encode(body, ascii_only), session_id=body.get("session_id"))
+    response = checker.post(encode(body, ascii_only))
+    if "session_id" in body:
+        assert response.status_code in (400, 413, 422)
+
+
+@given(token=FORGED)
+@settings(max_examples=80, **SETTINGS)
+@example(token="abcdefgh12345678")
+@example(token="../../etc/passwd")
+def test_a_token_the_server_did_not_issue_reaches_only_a_new_conversation(checker: Checker, token: str) -> None:
+    response = checker.post(b'{"message": "hi"}', token=token)
+    assert response.status_code == 200
+    issued = response.json()["session"]
+    assert issued != token and identity.token_valid(issued)
+    assert checker.rasa.received[-1]["sender"] == web_sender(issued)
 
 
 @given(
@@ -200,7 +217,7 @@ def test_generated_json_bodies(checker: Checker, body: Dict[str, Any], ascii_onl
 @example(raw=b"", content_type=None)
 @example(raw=b"\xff\xfe\x00\x00", content_type="application/json")
 @example(raw=b"\xef\xbb\xbf{}", content_type="application/json")
-@example(raw=b"session_id=abcdefgh&message=hi", content_type="application/x-www-form-urlencoded")
+@example(raw=b"message=hi", content_type="application/x-www-form-urlencoded")
 def test_generated_raw_bytes_and_content_types(checker: Checker, raw: bytes, content_type: Optional[str]) -> None:
     response = checker.post(raw, content_type=content_type)
     assert response.status_code in (400, 413, 422)
@@ -213,10 +230,10 @@ def test_generated_raw_bytes_and_content_types(checker: Checker, raw: bytes, con
 @settings(max_examples=120, **SETTINGS)
 def test_any_script_or_control_character_in_a_valid_message(checker: Checker, pieces: List[str], lang: Optional[str]) -> None:
     """Valid envelope, any text: answered with its cleaned text, or refused as empty/too long; never a 5xx."""
-    session_id = uuid.uuid4().hex
+    token = identity.issue_token()
     message = "".join(pieces)
-    body = {"session_id": session_id, "message": message, **({"lang": lang} if lang else {})}
-    response = checker.post(encode(body, ascii_only=True), session_id=session_id)
+    body = {"message": message, **({"lang": lang} if lang else {})}
+    response = checker.post(encode(body, ascii_only=True), token=token)
     cleaned = clean_text(message)
     if not cleaned:
         assert response.status_code == 422 and response.json()["error"] == "empty"
@@ -225,7 +242,7 @@ def test_any_script_or_control_character_in_a_valid_message(checker: Checker, pi
     else:
         assert response.status_code == 200
         assert checker.rasa.received[-1] == {
-            "sender": f"web-{session_id}",
+            "sender": web_sender(token),
             "message": cleaned,
             "metadata": checker.rasa.received[-1]["metadata"],
         }
@@ -233,7 +250,7 @@ def test_any_script_or_control_character_in_a_valid_message(checker: Checker, pi
 
 # --- hand-picked --------------------------------------------------------------------------------------
 
-VALID = b'{"session_id": "abcdefgh-1234", "message": "hi"}'
+VALID = b'{"message": "hi"}'
 
 
 @pytest.mark.parametrize(
@@ -242,30 +259,31 @@ VALID = b'{"session_id": "abcdefgh-1234", "message": "hi"}'
         (b"", 400),
         (b"null", 422),
         (b"[" * 8000, 400),  # nested past Python's recursion limit: was a 500
-        (b'{"session_id": "abcdefgh-1234", "message": ' + b"[" * 5000 + b"]" * 2000, 400),
+        (b'{"message": ' + b"[" * 5000 + b"]" * 2000, 400),
         (b'{"a":' * 1600 + b"1" + b"}" * 1600, 413),
-        (b'{"session_id": "abcdefgh-1234", "message": "' + b"a" * 10_000_000 + b'"}', 413),
-        (b'{"session_id": "abcdefgh-1234", "message": "' + "好".encode() * 1001 + b'"}', 413),
-        (b'{"session_id": "abcdefgh-1234", "message": "\\u0000"}', 422),
-        (b'{"session_id": "abcdefgh-1234", "message": "\\ud800\\udfff\\ud800"}', 200),  # a valid pair, then a lone one
-        (b'{"session_id": "abcdefgh-1234", "message": 1e999}', 422),
-        (b'{"session_id": "abcdefgh-1234", "message": "' + b"9" * 1000 + b'"}', 200),
-        (b'{"session_id": "abcdefgh-1234", "message": ' + b"9" * 5000 + b"}", 400),  # int beyond 4300 digits
-        (b'{"session_id": "abcdefgh-1234", "message": NaN}', 422),
-        (b'{"session_id": "abcdefgh-1234", "message": "hi", "session_id": "../../../etc/passwd"}', 422),
-        ('{"session_id": "abcdefgh-1234", "message": "مرحبا \u202eابحرم"}'.encode(), 200),
+        (b'{"message": "' + b"a" * 10_000_000 + b'"}', 413),
+        (b'{"message": "' + "好".encode() * 1001 + b'"}', 413),
+        (b'{"message": "\\u0000"}', 422),
+        (b'{"message": "\\ud800\\udfff\\ud800"}', 200),  # a valid pair, then a lone one
+        (b'{"message": 1e999}', 422),
+        (b'{"message": "' + b"9" * 1000 + b'"}', 200),
+        (b'{"message": ' + b"9" * 5000 + b"}", 400),  # int beyond 4300 digits
+        (b'{"message": NaN}', 422),
+        (b'{"message": "hi", "session_id": "../../../etc/passwd"}', 422),
+        (b'{"message": "hi", "message": "../../../etc/passwd"}', 200),
+        ('{"message": "مرحبا \u202eابحرم"}'.encode(), 200),
         (VALID.decode().encode("utf-16"), 400),
         (VALID.decode().encode("utf-32"), 400),
     ],
     ids=lambda v: v[:40].decode("latin-1") if isinstance(v, bytes) else str(v),
 )
 def test_hand_picked_bodies(checker: Checker, content: bytes, status: int) -> None:
-    assert checker.post(content, session_id="abcdefgh-1234").status_code == status
+    assert checker.post(content).status_code == status
 
 
 def test_a_huge_body_without_content_length_is_cut_off(checker: Checker, chat_env: FakeRasa) -> None:
     def chunks() -> Iterator[bytes]:
-        yield b'{"session_id": "abcdefgh-1234", "message": "'
+        yield b'{"message": "'
         for _ in range(200):
             yield b"a" * 65536
         yield b'"}'
@@ -281,7 +299,7 @@ def test_rasa_down_is_a_503_only_for_input_that_was_fine(checker: Checker, chat_
     assert checker.post(b'{"session_id": "x", "message": "hi"}').status_code == 422
 
 
-QUERIES = st.dictionaries(st.sampled_from(["session_id", "lang", "x"]), TEXT, max_size=3)
+QUERIES = st.dictionaries(st.sampled_from(["session_id", "lang", "x"]), TEXT, max_size=3)  # session_id: ignored
 
 
 @given(query=QUERIES)
@@ -298,4 +316,4 @@ def test_history_with_any_query(checker: Checker, query: Dict[str, str]) -> None
         assert_gateway_error(response)
         assert len(checker.rasa.tracker_calls) == calls  # type: ignore[attr-defined]
     else:
-        assert SESSION_ID.match(response.json()["session_id"])
+        assert identity.token_valid(response.json()["session"]) and response.json()["messages"] == []

@@ -25,7 +25,9 @@ from bot.main import create_app
 from tests.bot.sessions import use_sessions
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-API_KEY = "test-intake-key"
+API_KEY = "test-intake-key"  # scope "create"
+ADMIN_KEY = "test-intake-admin-key"  # scope "read/erase"
+ADMIN = {"X-API-Key": ADMIN_KEY}
 GIVEN_AT = datetime(2025, 1, 2, 3, 4, tzinfo=timezone.utc)
 
 
@@ -84,6 +86,7 @@ def app() -> FastAPI:
 @pytest.fixture
 def client(app: FastAPI, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("INTAKE_API_KEY", API_KEY)
+    monkeypatch.setenv("INTAKE_ADMIN_KEY", ADMIN_KEY)
 
     use_sessions(app, sessions)
     yield TestClient(app, headers={"X-API-Key": API_KEY})

@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from bot.leads.delivery import Delivery, backoff
+from bot.shared.funnel import Funnel
 from bot.shared.outbox import Outbox
 from bot.shared.redis_conn import conversation_keys
 
@@ -150,12 +151,17 @@ def test_erasure_drops_queued_leads_deletes_stored_ones_and_the_conversation(out
     outbox.redis.set(tracker_key, "{}")
     outbox.redis.zadd(keys.turns, {"m1": 1})
     outbox.redis.set(keys.language, "zh")
+    outbox.redis.hset(keys.buttons, "ref", '/inform{"choice":"x"}')
+    funnel = Funnel(outbox.redis, delivery.tracker_prefix)
+    funnel.record_unanswered("I am Li Hua, what is the fee?", language="en", reason="unknown_topic", conversation_id="c1")
+    funnel.record_unanswered("what is the fee?", language="en", reason="unknown_topic", conversation_id="c2")
     erase = outbox.erase("c1")
     assert queued.id not in {j.id for j in outbox.pending()}
     delivery.deliver_due()
     assert outbox.wait_result(erase.id, 1) == {"deleted": 1}
     assert stored.id not in intake.stored and other.id in intake.stored
-    assert not outbox.redis.exists(tracker_key, keys.turns, keys.language)  # the channel's language goes too
+    assert not outbox.redis.exists(tracker_key, keys.turns, keys.language, keys.buttons)  # the channel's state too
+    assert [q["text"] for q in funnel.unanswered()] == ["what is the fee?"]  # its unanswered questions too
 
 
 def test_the_conversation_is_erased_only_after_rasa_released_it(outbox: Outbox, delivery: Delivery) -> None:

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.shared.program.eligibility import Profile, assess
-from tests.bot.leads.conftest import PROFILE, handoff_body, lead_body
+from tests.bot.leads.conftest import ADMIN, API_KEY, PROFILE, handoff_body, lead_body
 
 # --- auth ------------------------------------------------------------------------------------------
 
@@ -27,6 +27,49 @@ def test_missing_or_wrong_key_is_refused_and_nothing_is_stored(client: TestClien
 
 def test_the_right_key_is_accepted(client: TestClient) -> None:
     assert client.post("/api/leads", json=lead_body()).status_code == 201
+
+
+def test_each_key_opens_its_own_scope_only(client: TestClient, count: Callable[[], int]) -> None:
+    created = client.post("/api/leads", json=lead_body(conversation_id="scoped")).json()
+    # The create key (held by the action server) can neither read a lead nor erase a conversation...
+    assert client.get(f"/api/leads/{created['id']}").status_code == 403
+    assert client.get("/api/leads/outbox").status_code == 403
+    refused = client.delete("/api/leads", params={"conversation_id": "scoped"})
+    assert refused.status_code == 403 and "needs the read/erase key" in refused.json()["detail"] and count() == 1
+    # ...and the read/erase key cannot add leads.
+    assert client.post("/api/leads", json=lead_body(), headers=ADMIN).status_code == 403 and count() == 1
+    assert client.delete("/api/leads", params={"conversation_id": "scoped"}, headers=ADMIN).json() == {"deleted": 1}
+
+
+def test_the_key_is_checked_before_the_body_is_read(client: TestClient, count: Callable[[], int]) -> None:
+    read = []
+
+    def body():  # a streamed body: reading any of it shows up in `read`
+        for _ in range(64):
+            read.append(1)
+            yield b"x" * 65536
+
+    wrong = client.post("/api/leads", content=body(), headers={"X-API-Key": "wrong", "Content-Type": "application/json"})
+    assert wrong.status_code == 401 and len(read) <= 1  # the client's first chunk may be in flight; no more
+
+
+def test_bodies_are_limited_in_size(client: TestClient, count: Callable[[], int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTAKE_MAX_BODY_BYTES", "4096")
+    declared = client.post("/api/leads", content=b"{" + b" " * 5000 + b"}", headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413 and "4096" in declared.json()["detail"]
+
+    def streamed():  # no Content-Length: cut off once past the limit
+        for _ in range(100):
+            yield b" " * 1024
+
+    assert client.post("/api/leads", content=streamed(), headers={"Content-Type": "application/json"}).status_code == 413
+    assert client.post("/api/leads", json=lead_body()).status_code == 201 and count() == 1  # a normal body still fits
+
+
+def test_a_server_without_a_key_for_the_scope_refuses_it(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTAKE_ADMIN_KEY", "")
+    response = client.delete("/api/leads", params={"conversation_id": "x"}, headers={"X-API-Key": API_KEY})
+    assert response.status_code == 503 and "INTAKE_ADMIN_KEY" in response.json()["detail"]
 
 
 def test_a_server_without_a_key_refuses_everything_clearly(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,7 +89,7 @@ def test_a_lead_is_stored_with_consent_transcript_and_assessment(client: TestCli
     response = client.post("/api/leads", json=lead_body())
     assert response.status_code == 201
     created = response.json()
-    stored = client.get(f"/api/leads/{created['id']}").json()
+    stored = client.get(f"/api/leads/{created['id']}", headers=ADMIN).json()
     assert stored == created and response.headers["Location"] == f"/api/leads/{created['id']}"
     assert stored["kind"] == "lead" and stored["status"] == "new"
     assert (stored["conversation_id"], stored["channel"], stored["language"]) == ("conv-1", "web", "en")
@@ -91,7 +134,7 @@ def test_a_caller_cannot_choose_the_category_or_status(
 def test_a_handoff_is_stored_in_the_same_table_without_an_assessment(client: TestClient) -> None:
     response = client.post("/api/leads", json=handoff_body())
     assert response.status_code == 201
-    stored = client.get(f"/api/leads/{response.json()['id']}").json()
+    stored = client.get(f"/api/leads/{response.json()['id']}", headers=ADMIN).json()
     assert stored["kind"] == "handoff" and stored["status"] == "new"
     assert stored["note"] == "When is the next application deadline?"
     assert stored["profile"] is None and stored["assessment"] is None
@@ -103,7 +146,7 @@ def test_a_handoff_with_a_profile_is_assessed(client: TestClient) -> None:
 
 
 def test_an_unknown_lead_is_404(client: TestClient) -> None:
-    assert client.get("/api/leads/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert client.get("/api/leads/00000000-0000-0000-0000-000000000000", headers=ADMIN).status_code == 404
 
 
 # --- validation: 422 and nothing stored ------------------------------------------------------------
@@ -226,11 +269,11 @@ def test_delete_removes_every_record_of_the_conversation_only(client: TestClient
     client.post("/api/leads", json=lead_body(conversation_id="forget-me"))
     client.post("/api/leads", json=handoff_body(conversation_id="forget-me"))
     kept = client.post("/api/leads", json=lead_body(conversation_id="keep-me")).json()
-    response = client.delete("/api/leads", params={"conversation_id": "forget-me"})
+    response = client.delete("/api/leads", params={"conversation_id": "forget-me"}, headers=ADMIN)
     assert response.status_code == 200 and response.json() == {"deleted": 2}
-    assert count() == 1 and client.get(f"/api/leads/{kept['id']}").status_code == 200
-    assert client.delete("/api/leads", params={"conversation_id": "forget-me"}).json() == {"deleted": 0}
-    assert client.delete("/api/leads").status_code == 422
+    assert count() == 1 and client.get(f"/api/leads/{kept['id']}", headers=ADMIN).status_code == 200
+    assert client.delete("/api/leads", params={"conversation_id": "forget-me"}, headers=ADMIN).json() == {"deleted": 0}
+    assert client.delete("/api/leads", headers=ADMIN).status_code == 422
 
 
 # --- logs ------------------------------------------------------------------------------------------

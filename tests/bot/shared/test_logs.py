@@ -82,3 +82,10 @@ def test_install_masks_every_logger_and_handler(caplog: pytest.LogCaptureFixture
     assert "a@b.cn" not in caplog.text and "2345 6789" not in caplog.text
     access = next(r for r in caplog.records if r.name == "uvicorn.access")
     assert access.args[0] == "127.0.0.1:5000"  # the tuple keeps its shape for uvicorn's formatter
+
+
+def test_access_log_lines_lose_their_query_strings() -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", "/staff/leads?q=Li+Hua&status=new", "1.1", 200), None)
+    PiiFilter().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /staff/leads HTTP/1.1" 200'

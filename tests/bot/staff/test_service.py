@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.leads import events as lead_events
 from bot.leads import service as lead_service
 from bot.leads.models import Lead
 from bot.staff import service
+from bot.staff.erasure import SCRUBBED, conversation_ref, erase_staff_records
 from bot.staff.models import AuditEntry, LeadNote
 from tests.bot.staff.conftest import profile
 
@@ -167,11 +169,12 @@ def test_csv_export_has_a_bom_chinese_text_no_formulas_and_is_audited(db, make_u
         assert rows[0]["person"] == "'=HYPERLINK(\"x\")"  # a formula would run in Excel
         assert rows[0]["phone"] == "'+8613800138000" and rows[0]["qualified"] == "yes"
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
-        assert entry.actor_email == user.email and entry.details == {"filters": {"kind": "lead", "q": "广州", "sort": "newest"},
-                                                                     "rows": 1}
+        filters = {"kind": "lead", "q": "[text search]", "sort": "newest"}  # the search words stay out of the log
+        assert entry.actor_email == user.email and entry.details == {"filters": filters, "rows": 1}
 
 
 def test_erasing_a_conversation_takes_its_notes_along(db, make_user, make_lead) -> None:
+    lead_events.on_conversation_erased(erase_staff_records)  # as bot.staff.app.install registers it
     user, lead = make_user("reviewer"), make_lead(conversation_id="forget-me")
     with db() as session:
         service.add_note(session, _lead(session, lead.id), user, "personal remark")
@@ -190,3 +193,23 @@ def test_accepted_counts_by_language_and_category(db, make_user, make_lead) -> N
         today = datetime.now(timezone.utc).astimezone(service.local_zone()).date()
         counts = service.accepted_counts(session, today - timedelta(days=1), today + timedelta(days=1))
     assert counts == {"total": 1, "by_language": {"zh": 1}, "by_category": {"strategic_partner": 1}}
+
+
+def test_erasure_scrubs_the_audit_and_is_audited_itself(db, make_user, make_lead) -> None:
+    lead_events.on_conversation_erased(erase_staff_records)
+    user = make_user("reviewer")
+    mine, theirs = make_lead(conversation_id="web-erase-me"), make_lead(conversation_id="web-keep-me")
+    reason = "Li Hua (li.hua@example.org) asked us to call back later"
+    with db() as session:
+        service.change_status(session, _lead(session, mine.id), "declined", user, reason=reason)
+        service.change_status(session, _lead(session, theirs.id), "declined", user, reason="not a fit")
+        assert lead_service.delete_conversation(session, "web-erase-me") == 1
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        text = repr([(e.target_id, e.details) for e in entries])
+        assert "Li Hua" not in text and "li.hua@example.org" not in text and "web-erase-me" not in text
+        about_mine = [e for e in entries if e.target_id == mine.id]
+        assert about_mine and all(e.details == SCRUBBED for e in about_mine)  # that it happened stays
+        assert any(e.details.get("reason") == "not a fit" for e in entries if e.target_id == theirs.id)
+        erasure = [e for e in entries if e.action == "erase"]
+        assert len(erasure) == 1 and erasure[0].target_type == "conversation" and erasure[0].details["records"] == 1
+        assert erasure[0].target_id == conversation_ref("web-erase-me")

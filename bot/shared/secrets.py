@@ -1,0 +1,69 @@
+"""The secrets every process needs, and the rule that production never runs on a development one.
+
+`.env.example` holds development values (they start with `dev-only-`) so that `make run` works on a fresh
+machine. With APP_ENV=production each process calls `refuse_development_secrets()` at start: a secret that
+is empty, still a development value, or too short stops it with a message naming the variable (never the
+value). Plain Python for both runtimes: the action server, the Rasa add-ons and the web app all call it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional
+from urllib.parse import urlsplit
+
+from bot.shared.config import env_str
+
+DEVELOPMENT_PREFIX = "dev-only-"
+MIN_SECRET_CHARS = 24
+
+# Variable -> what it protects. Every process checks all of them: one .env serves the whole deployment.
+SECRETS: Dict[str, str] = {
+    "RASA_AUTH_TOKEN": "Rasa's HTTP API",
+    "ACTION_SERVER_SECRET": "calls from Rasa to the action server",
+    "CONVERSATION_SECRET": "the web chat's conversation tokens and derived ids",
+    "INTAKE_API_KEY": "lead intake: creating leads (the action server's key)",
+    "INTAKE_ADMIN_KEY": "lead intake: reading leads and erasing conversations",
+    "METRICS_TOKEN": "GET /metrics",
+}
+
+
+def production() -> bool:
+    return env_str("APP_ENV", "development").lower() == "production"
+
+
+def secret_problem(name: str, value: str) -> Optional[str]:
+    """Why `value` cannot protect anything in production (None when it can)."""
+    if not value:
+        return f"{name} is empty ({SECRETS.get(name, 'a secret')} needs one)"
+    if value.startswith(DEVELOPMENT_PREFIX) or "change-me" in value.lower():
+        return f"{name} still has its development value from .env.example"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"{name} is shorter than {MIN_SECRET_CHARS} characters"
+    return None
+
+
+def redis_problem(url: str) -> Optional[str]:
+    """Production Redis holds sessions and personal data: it needs a password (REDIS_URL with one)."""
+    if not url:
+        return "REDIS_URL is empty (production Redis needs a password: redis://:<password>@host:6379/0 or rediss://...)"
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix") or not parts.password:
+        return "REDIS_URL has no password (redis://[user]:<password>@host:port/db, rediss:// for TLS)"
+    return None
+
+
+def development_secrets(getenv: Callable[[str], str] = env_str) -> List[str]:
+    """Every problem with this environment's secrets (the names only, never the values)."""
+    problems = [p for p in (secret_problem(name, getenv(name)) for name in SECRETS) if p]
+    redis = redis_problem(getenv("REDIS_URL"))
+    return problems + ([redis] if redis else [])
+
+
+def refuse_development_secrets(process: str) -> None:
+    """Stop `process` at start with APP_ENV=production while any secret is empty or a development value."""
+    if not production():
+        return
+    problems = development_secrets()
+    if problems:
+        raise SystemExit(f"{process}: refusing to start with APP_ENV=production: " + "; ".join(problems))
+
