@@ -58,15 +58,19 @@ class Settings(BaseSettings):
     database_url: str = ""
 
     # Staff console.
-    staff_session_ttl_seconds: Annotated[int, Field(ge=60)] = 8 * 3600
+    staff_session_ttl_seconds: Annotated[int, Field(ge=60)] = 8 * 3600  # idle timeout
+    staff_session_max_seconds: Annotated[int, Field(ge=60)] = 12 * 3600  # absolute lifetime
     staff_cookie_secure: bool = False
-    staff_login_max_per_account: Annotated[int, Field(ge=1)] = 5
+    staff_login_free_failures: Annotated[int, Field(ge=1)] = 5  # per account and address, before the back-off
+    staff_login_backoff_seconds: Annotated[float, Field(gt=0)] = 1.0  # first wait; doubles per further failure
+    staff_login_max_per_account: Annotated[int, Field(ge=1)] = 20  # then every failing address waits
     staff_login_max_per_ip: Annotated[int, Field(ge=1)] = 20
     staff_login_window_seconds: Annotated[int, Field(ge=1)] = 900
     staff_timezone: str = "Asia/Shanghai"
     staff_telegram_chat_id: str = ""
     staff_console_url: str = ""
     staff_sse_max_seconds: Annotated[float, Field(ge=0)] = 3600.0  # 0: a stream ends at once
+    staff_sse_check_seconds: Annotated[float, Field(gt=0)] = 15.0  # how often a stream re-checks its session
     staff_events: Literal["on", "off"] = "on"
 
     metrics_token: str = ""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta, timezone
-from typing import Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 from urllib.parse import quote
 
 import redis
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.db import get_session
@@ -51,28 +52,62 @@ def _login_redirect(request: Request) -> HTTPException:
     return StaffPageError(status.HTTP_303_SEE_OTHER, "log in first", headers={"Location": f"/staff/login?next={quote(target)}"})
 
 
-def _session_user(request: Request, db: Session = Depends(get_session),
-                  client: redis.Redis = Depends(get_redis)) -> Optional[StaffUser]:
-    """The logged-in user of this request, or None (sync: the DB and Redis calls run in the thread pool)."""
-    try:
-        staff_session = Sessions(client).get(request.cookies.get(COOKIE_NAME))
-    except redis.RedisError:
-        raise _redis_unavailable() from None
+def current_user(db: Session, client: redis.Redis, cookie: Optional[str],
+                 refresh: bool = True) -> Optional[tuple[StaffUser, StaffSession]]:
+    """The user and session behind a session cookie, or None; a session whose user is gone, deactivated or
+    changed since login (password, role or active flag: `session_version` moved) is ended on the spot.
+
+    `refresh` renews the idle timeout: true for requests a person made, false for the live-updates stream."""
+    sessions = Sessions(client)
+    staff_session = sessions.get(cookie)
     if staff_session is None:
         return None
     user = db.get(StaffUser, staff_session.user_id)
-    if user is None or not user.active:
+    if user is None or not user.active or user.session_version != staff_session.version:
+        sessions.end(staff_session)
         return None
-    request.state.staff_session = staff_session
-    return user
+    if refresh:
+        sessions.touch(staff_session)
+    return user, staff_session
 
 
-def web_user(role: str) -> Callable[..., Awaitable[StaffUser]]:
-    """Dependency for console routes: a logged-in user with at least `role`; on POST a valid CSRF token too."""
+def session_is_valid(bind: Any, client: redis.Redis, cookie: Optional[str]) -> bool:
+    """For a long-running response (the event stream): is its session still good? Own DB session, no refresh."""
+    with Session(bind) as db:
+        try:
+            return current_user(db, client, cookie, refresh=False) is not None
+        except (redis.RedisError, SQLAlchemyError):
+            return False  # the stream ends; the browser reconnects through the full check
+
+
+def _session_user(refresh: bool) -> Callable[..., Optional[StaffUser]]:
+    def dependency(request: Request, db: Session = Depends(get_session),
+                   client: redis.Redis = Depends(get_redis)) -> Optional[StaffUser]:
+        """The logged-in user of this request, or None (sync: the DB and Redis calls run in the thread pool)."""
+        try:
+            found = current_user(db, client, request.cookies.get(COOKIE_NAME), refresh)
+        except redis.RedisError:
+            raise _redis_unavailable() from None
+        if found is None:
+            return None
+        request.state.staff_session = found[1]
+        return found[0]
+
+    return dependency
+
+
+_refreshing_user, _passive_user = _session_user(True), _session_user(False)
+
+
+def web_user(role: str, refresh: bool = True) -> Callable[..., Awaitable[StaffUser]]:
+    """Dependency for console routes: a logged-in user with at least `role`; on POST a valid CSRF token too.
+
+    refresh=False leaves the session's idle timeout alone (the live-updates stream: an open tab is not activity)."""
     if role not in ROLES:
         raise ValueError(role)
 
-    async def dependency(request: Request, user: Optional[StaffUser] = Depends(_session_user)) -> StaffUser:
+    async def dependency(request: Request,
+                         user: Optional[StaffUser] = Depends(_refreshing_user if refresh else _passive_user)) -> StaffUser:
         if user is None:
             if request.method == "GET" and "text/event-stream" not in request.headers.get("accept", ""):
                 raise _login_redirect(request)

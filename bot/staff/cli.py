@@ -44,16 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=ROLES, required=True, help="viewer < reviewer < admin")
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
-    password = sub.add_parser("set-password", help="set a user's password")
+    password = sub.add_parser("set-password", help="set a user's password (ends their console sessions)")
     password.add_argument("--email", required=True)
     password.add_argument("--password-stdin", action="store_true")
 
-    role = sub.add_parser("set-role", help="change a user's role")
+    role = sub.add_parser("set-role", help="change a user's role (ends their console sessions)")
     role.add_argument("--email", required=True)
     role.add_argument("--role", choices=ROLES, required=True)
 
     for name, text in (("deactivate", "block a user from logging in (their sessions and tokens stop working)"),
-                       ("activate", "let a deactivated user log in again")):
+                       ("activate", "let a deactivated user log in again (old sessions stay ended)")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--email", required=True)
 

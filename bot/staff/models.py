@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, event, inspect
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.db import Base, UTCDateTime
 
 ROLES = ("viewer", "reviewer", "admin")  # each role can do everything the ones before it can
+# A change to any of these ends the user's console sessions (see end_sessions_on_credential_change).
+SESSION_FIELDS = ("password_hash", "role", "active")
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -30,12 +32,28 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters and salt
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    # Sessions record this at login and are refused once it differs (migration 0004).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def can(self, role: str) -> bool:
         return self.active and ROLES.index(self.role) >= ROLES.index(role)
 
     def __repr__(self) -> str:
         return f"StaffUser(id={self.id!r}, role={self.role!r})"
+
+
+@event.listens_for(Session, "before_flush")
+def end_sessions_on_credential_change(session: Session, _context: Any, _instances: Any) -> None:
+    """Bump `session_version` of every staff user whose password, role or active flag is about to change.
+
+    In the ORM rather than in each caller, so the CLI, the service and any future admin route all end the
+    sessions: a deactivated then reactivated user counts two changes, and an old cookie stays dead.
+    """
+    for obj in session.dirty:
+        if isinstance(obj, StaffUser):
+            attrs = inspect(obj).attrs
+            if any(attrs[name].history.has_changes() for name in SESSION_FIELDS):
+                obj.session_version = (obj.session_version or 0) + 1
 
 
 class ApiToken(Base):

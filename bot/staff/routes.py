@@ -20,7 +20,7 @@ from bot.db import get_session
 from bot.leads.models import STATUSES, Lead
 from bot.settings import settings
 from bot.staff import dashboard, events, service
-from bot.staff.auth import StaffPageError, get_redis, web_user
+from bot.staff.auth import StaffPageError, get_redis, session_is_valid, web_user
 from bot.staff.models import StaffUser
 from bot.staff.pages import render
 from bot.staff.params import parse_filter, query_string
@@ -31,7 +31,7 @@ from bot.staff.security import (
     Sessions,
     cookie_secure,
     csrf_matches,
-    session_ttl,
+    session_max_age,
     verify_password,
 )
 
@@ -40,6 +40,7 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 viewer = web_user("viewer")
 reviewer = web_user("reviewer")
 admin = web_user("admin")
+viewer_passive = web_user("viewer", refresh=False)  # the live stream: keeping a tab open is not activity
 
 LeadId = Path(..., max_length=64)
 
@@ -82,24 +83,28 @@ def login(
     ip = request.client.host if request.client else "unknown"
     limiter = LoginLimiter(client)
     try:
-        if limiter.blocked(email, ip):
-            return _login_page(request, _safe_next(next), "Too many failed attempts. Wait a few minutes and try again.",
-                               status.HTTP_429_TOO_MANY_REQUESTS)
+        # Counted before the password is checked, so parallel guesses cannot outrun the count.
+        decision = limiter.attempt(email, ip)
+        if not decision.allowed:
+            response = _login_page(request, _safe_next(next), "Too many failed attempts. Wait "
+                                   f"{decision.retry_after} seconds and try again.", status.HTTP_429_TOO_MANY_REQUESTS)
+            response.headers["Retry-After"] = str(decision.retry_after)
+            return response
         user = service.find_user(db, email)
         ok = verify_password(user.password_hash if user else None, password) and user is not None and user.active
         if not ok or user is None:
-            limiter.failed(email, ip)
             service.audit(db, None, "login.failed", "user", str(user.id) if user else None)
             db.commit()
             return _login_page(request, _safe_next(next), "Wrong email or password.", status.HTTP_401_UNAUTHORIZED)
         limiter.succeeded(email, ip)
-        token = Sessions(client).create(user.id)
+        token = Sessions(client).create(user.id, user.session_version)
     except redis.RedisError:
         raise StaffPageError(status.HTTP_503_SERVICE_UNAVAILABLE, "the session store (Redis) is unreachable") from None
     service.audit(db, user, "login", "user", str(user.id))
     db.commit()
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
-    response.set_cookie(COOKIE_NAME, token, max_age=session_ttl(), httponly=True, samesite="lax", secure=cookie_secure(),
+    # The browser may keep it for the absolute lifetime; the server ends it sooner when idle.
+    response.set_cookie(COOKIE_NAME, token, max_age=session_max_age(), httponly=True, samesite="lax", secure=cookie_secure(),
                         path="/")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff/login")
     return response
@@ -163,11 +168,19 @@ def export(request: Request, user: StaffUser = Depends(reviewer), db: Session = 
 
 
 @router.get("/events")
-async def live_events(request: Request, user: StaffUser = Depends(viewer),
-                      client: redis.Redis = Depends(get_redis)) -> StreamingResponse:
-    """Server-sent events: one `lead` event per new lead or hand-off (a summary without contact details)."""
+async def live_events(request: Request, user: StaffUser = Depends(viewer_passive),
+                      client: redis.Redis = Depends(get_redis), db: Session = Depends(get_session)) -> StreamingResponse:
+    """Server-sent events: one `lead` event per new lead or hand-off (a summary without contact details).
+
+    The stream does not keep the session alive, and ends once the session does (re-checked every
+    STAFF_SSE_CHECK_SECONDS: logout, idle or absolute expiry, a password, role or active change)."""
     cookie = request.cookies.get(COOKIE_NAME)
     options = client.connection_pool.connection_kwargs
+    bind = db.get_bind()  # the request's own DB session closes before the stream runs
+    config = settings()
+    check_every = config.staff_sse_check_seconds
+    # A stream lives at most STAFF_SSE_MAX_SECONDS; the browser then reconnects, through the auth check again.
+    lifetime = config.staff_sse_max_seconds
 
     async def stream() -> AsyncIterator[str]:
         subscriber = aioredis.Redis(host=options.get("host", "127.0.0.1"), port=options.get("port", 6379),
@@ -177,10 +190,8 @@ async def live_events(request: Request, user: StaffUser = Depends(viewer),
             await pubsub.subscribe(events.channel())
             yield "retry: 3000\n\n"
             last_sent = last_check = started = time.monotonic()
-            # A stream lives at most STAFF_SSE_MAX_SECONDS; the browser then reconnects, through the auth check again.
-            lifetime = settings().staff_sse_max_seconds
             while not await request.is_disconnected():
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=min(1.0, check_every))
                 now = time.monotonic()
                 if message is not None:
                     yield f"event: lead\ndata: {json.dumps(json.loads(message['data']))}\n\n"
@@ -190,9 +201,9 @@ async def live_events(request: Request, user: StaffUser = Depends(viewer),
                     last_sent = now
                 if now - started >= lifetime:
                     break
-                if now - last_check > 30:  # a logged-out or expired session stops receiving
+                if now - last_check >= check_every:
                     last_check = now
-                    if await run_in_threadpool(Sessions(client).get, cookie) is None:
+                    if not await run_in_threadpool(session_is_valid, bind, client, cookie):
                         break
         except (redis.RedisError, OSError):
             pass  # the browser's EventSource reconnects on its own
