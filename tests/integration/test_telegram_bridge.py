@@ -12,7 +12,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from bot.shared.redis_conn import KEY_PREFIX
+from bot.shared.redis_conn import conversation_keys
 from bot.telegram.bridge import sender_of
 from bot.telegram.keyboards import REF_PREFIX
 from tests.conftest import ROOT
@@ -83,16 +83,17 @@ def test_a_chinese_user_starts_asks_and_presses_a_button(stack: Stack, bot_api: 
     url = f"{stack.rasa_url}/conversations/{sender_of(me)}/tracker"
     tracker = httpx.get(url, params={"token": stack.token}, timeout=10).json()
     texts = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
-    assert texts[:2] == ["/greet", "合伙人有哪些权益？"] and texts[2] == pressed_payload(stack, button["callback_data"])
+    assert texts[:2] == ["/greet", "合伙人有哪些权益？"] and texts[2] == pressed_payload(stack, me, button["callback_data"])
     assert tracker["slots"]["language"] == "zh"
 
 
-def pressed_payload(stack: Stack, callback_data: str) -> str:
-    """The Rasa payload a button stands for: itself, or (too long for Telegram's 64 bytes) kept in Redis."""
+def pressed_payload(stack: Stack, chat_id: int, callback_data: str) -> str:
+    """The Rasa payload a button stands for: itself, or (too long for Telegram's 64 bytes) kept in Redis under
+    the conversation's own key (erased with it)."""
     if callback_data.startswith("/"):
         return callback_data
     assert callback_data.startswith(REF_PREFIX), callback_data
-    stored = stack.redis.get(f"{KEY_PREFIX}:telegram:button:{callback_data[len(REF_PREFIX):]}")
+    stored = stack.redis.hget(conversation_keys(sender_of(chat_id)).buttons, callback_data[len(REF_PREFIX):])
     assert stored, "a long payload was not kept in Redis"
     return stored.decode()
 
