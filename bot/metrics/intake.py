@@ -5,7 +5,8 @@ outcome from what the handler returned or raised: 201 created, 200 replayed, 401
 unconfigured, a 422 for a reused Idempotency-Key (raised while handling service.IdempotencyConflict)
 conflict, any other 4xx or body validation error rejected. The kind comes from the body FastAPI already
 parsed (it reads the body before checking the API key); "unknown" when there was no JSON object with a
-valid kind. Other routes of the router are left as they are.
+valid kind. Other routes of the router are left as they are. A request refused before its body is read
+(bot.leads.guard: no or wrong key, unconfigured, too large) is counted there, with the kind "unknown".
 """
 
 from __future__ import annotations

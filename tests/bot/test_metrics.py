@@ -282,7 +282,8 @@ def test_intake_outcomes_are_counted_by_kind(client: TestClient) -> None:
     assert delta("gzcp_leads_intake_total", kind="lead", outcome="conflict") == 1
     assert delta("gzcp_leads_intake_total", kind="handoff", outcome="created") == 1
     assert delta("gzcp_leads_intake_total", kind="lead", outcome="rejected") == 2  # no consent; unreadable profile
-    assert delta("gzcp_leads_intake_total", kind="handoff", outcome="unauthorized") == 1
+    # Refused before the body is read (bot.leads.guard): the kind is not known.
+    assert delta("gzcp_leads_intake_total", kind="unknown", outcome="unauthorized") == 1
     assert delta("gzcp_leads_intake_total", kind="unknown", outcome="rejected") == 1  # not JSON: no kind to read
     text = scrape(client)
     assert "li.hua" not in text and "Acme" not in text and not any("@" in v for v in label_values(text))
@@ -292,7 +293,7 @@ def test_an_intake_without_a_key_counts_as_unconfigured(client: TestClient, monk
     monkeypatch.setenv("INTAKE_API_KEY", "")
     delta = Delta(client)
     assert post_lead(client, lead_body()).status_code == 503
-    assert delta("gzcp_leads_intake_total", kind="lead", outcome="unconfigured") == 1
+    assert delta("gzcp_leads_intake_total", kind="unknown", outcome="unconfigured") == 1  # body never read
 
 
 # --- the delivery worker -------------------------------------------------------------------------------
