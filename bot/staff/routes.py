@@ -10,12 +10,12 @@ from datetime import date
 from typing import AsyncIterator, Optional
 
 import redis
-import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
+from bot.chat.store import async_redis_from_env
 from bot.db import get_session
 from bot.leads.models import STATUSES, Lead
 from bot.settings import settings
@@ -167,11 +167,9 @@ async def live_events(request: Request, user: StaffUser = Depends(viewer),
                       client: redis.Redis = Depends(get_redis)) -> StreamingResponse:
     """Server-sent events: one `lead` event per new lead or hand-off (a summary without contact details)."""
     cookie = request.cookies.get(COOKIE_NAME)
-    options = client.connection_pool.connection_kwargs
 
     async def stream() -> AsyncIterator[str]:
-        subscriber = aioredis.Redis(host=options.get("host", "127.0.0.1"), port=options.get("port", 6379),
-                                    db=options.get("db", 0), decode_responses=True, socket_connect_timeout=2.0)
+        subscriber = async_redis_from_env(socket_timeout=None)  # get_message below has its own timeout
         pubsub = subscriber.pubsub()
         try:
             await pubsub.subscribe(events.channel())

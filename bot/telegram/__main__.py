@@ -9,6 +9,8 @@ import sys
 from telegram import Update
 
 from bot.shared import logs
+from bot.shared.config import ConfigError as SharedConfigError
+from bot.shared.redis_conn import verify_at_start
 from bot.telegram.bridge import build_application
 from bot.telegram.config import ConfigError, TelegramSettings
 from bot.telegram.webhook import ALLOWED_UPDATES, run_webhook
@@ -20,7 +22,8 @@ def main() -> int:
     logs.install()  # no email or phone number reaches a log in clear
     try:
         settings = TelegramSettings.from_env()
-    except ConfigError as error:
+        verify_at_start()  # a Redis password it refuses stops the bridge here, naming REDIS_URL
+    except (ConfigError, SharedConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     application = build_application(settings)

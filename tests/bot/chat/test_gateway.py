@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.main import create_app
+from tests import redis_env
 from tests.fakes.rasa import MORE, FakeRasa
 
 
@@ -157,7 +158,7 @@ def test_history_validates_the_session_id(client) -> None:
 
 
 def test_rate_limiter_lets_messages_through_when_redis_is_down(monkeypatch, chat_env: FakeRasa, session_id) -> None:
-    monkeypatch.setenv("REDIS_PORT", "1")
+    redis_env.use_dead_redis(monkeypatch)
     monkeypatch.setenv("CHAT_RATE_PER_MINUTE", "1")
     with TestClient(create_app()) as client:
         assert [chat(client, session_id, "hi").status_code for _ in range(2)] == [200, 200]

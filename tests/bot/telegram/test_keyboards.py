@@ -11,13 +11,14 @@ from telegram import InlineKeyboardMarkup
 from bot.chat.store import async_redis_from_env
 from bot.shared.replies import Button
 from bot.telegram.keyboards import CALLBACK_LIMIT, PayloadStore, keyboard
+from tests import redis_env
 
 LONG = '/inform{"choice":"fortune_global_500","note":"' + "x" * 40 + '"}'
 
 
 @pytest.fixture
 async def redis_client(monkeypatch):
-    monkeypatch.setenv("REDIS_DB", os.environ.get("TEST_REDIS_DB", "15"))
+    redis_env.use_db(monkeypatch, int(os.environ.get("TEST_REDIS_DB", "15")))
     client = async_redis_from_env()
     yield client
     await client.aclose()
@@ -43,7 +44,7 @@ async def test_another_bridge_process_resolves_the_id_through_redis(redis_client
 
 
 async def test_without_redis_the_lru_still_works_and_unknown_ids_are_none(monkeypatch) -> None:
-    monkeypatch.setenv("REDIS_PORT", "1")
+    redis_env.use_dead_redis(monkeypatch)
     client = async_redis_from_env()
     store = PayloadStore(client, capacity=2)
     ids = [await store.callback_data(f'/inform{{"n":"{i}{"z" * 60}"}}') for i in range(3)]
