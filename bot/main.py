@@ -12,7 +12,8 @@ from bot.leads.guard import IntakeGuard
 from bot.leads.routes import router as leads_router
 from bot.metrics.exporter import router as metrics_router
 from bot.settings import ConfigError, settings
-from bot.shared import logs
+from bot.shared import logs, redis_conn
+from bot.shared.config import ConfigError as SharedConfigError
 from bot.shared.program import default_store
 from bot.shared.program.eligibility import default_rules
 from bot.shared.secrets import refuse_development_secrets
@@ -25,6 +26,7 @@ def create_app() -> FastAPI:
     logs.install()  # before anything logs: emails and phone numbers never reach a log in clear
     settings()  # a setting that does not parse stops the app here, naming the variable (bot/settings.py)
     refuse_development_secrets("web app")  # APP_ENV=production: no empty or dev-only- secret
+    redis_conn.verify_at_start(settings().redis_connection_url)  # so does a Redis password it refuses
     default_store.load()  # a broken data file stops the app at start, not at the first question
     default_rules()  # likewise for the eligibility rules the intake assesses leads with
     app = FastAPI(title="Guangzhou City Partner assistant", version="0.1.0")
@@ -44,5 +46,5 @@ def create_app() -> FastAPI:
 
 try:
     app = create_app()
-except ConfigError as error:  # one clear line naming the variable, not a traceback
+except (ConfigError, SharedConfigError) as error:  # one clear line naming the variable, not a traceback
     raise SystemExit(f"error: {error}") from None

@@ -14,8 +14,10 @@ import os
 from typing import Annotated, Any, List, Literal, Optional, Tuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.shared.redis_conn import mask_url, resolve_url, settings_problem
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 CommaList = Annotated[List[str], NoDecode]  # "a, b,c" in the environment
@@ -30,10 +32,12 @@ class Settings(BaseSettings):
 
     app_env: Literal["development", "test", "production"] = "development"
 
-    # Redis: Rasa's tracker and lock stores, the outbox, sessions, limits, metrics.
+    # Redis: Rasa's tracker and lock stores, the outbox, sessions, limits, metrics. REDIS_URL is the way
+    # (password, ACL user, rediss:// for TLS); REDIS_HOST/PORT/DB only when it is empty (bot.shared.redis_conn).
     redis_host: str = "127.0.0.1"
     redis_port: Port = 6379
     redis_db: Annotated[int, Field(ge=0, le=1023)] = 0
+    redis_url: str = ""
     tracker_ttl_seconds: Annotated[int, Field(ge=60)] = 30 * 86400
 
     # Rasa, as the chat gateway and the Telegram bridge reach it.
@@ -114,6 +118,21 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str, info: ValidationInfo) -> str:
+        data = info.data
+        problem = settings_problem(value, data.get("redis_host", "127.0.0.1"), data.get("redis_port", 6379),
+                                   data.get("redis_db", 0), production=data.get("app_env") == "production")
+        if problem:
+            raise ValueError(problem)
+        return value.strip()
+
+    @property
+    def redis_connection_url(self) -> str:
+        """What every client connects to: REDIS_URL, else the URL of REDIS_HOST/PORT/DB."""
+        return resolve_url(self.redis_url, self.redis_host, self.redis_port, self.redis_db)
+
     @field_validator("staff_events", "telegram_mode", "app_env", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
@@ -134,8 +153,11 @@ def _message(error: ValidationError) -> str:
     for issue in error.errors():
         name = str(issue["loc"][0]).upper() if issue.get("loc") else "?"
         value = os.environ.get(name)
+        if value is not None and name.endswith("_URL"):
+            value = mask_url(value)  # a URL's password never reaches an error message
         shown = f"={value!r}" if value is not None and "TOKEN" not in name and "KEY" not in name and "SECRET" not in name else ""
-        problems.append(f"{name}{shown}: {str(issue['msg']).removeprefix('Value error, ')}")
+        message = str(issue["msg"]).removeprefix("Value error, ")
+        problems.append(message if message.startswith(name) else f"{name}{shown}: {message}")  # REDIS_URL's say it
     return "invalid configuration: " + "; ".join(problems)
 
 

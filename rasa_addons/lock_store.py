@@ -44,6 +44,7 @@ from rasa.core.lock_store import LockError, LockStore
 
 from bot.shared.config import env_float
 from bot.shared.redis_conn import KEY_PREFIX, conversation_keys
+from rasa_addons.redis_url import connect, store_url
 
 logger = logging.getLogger(__name__)
 
@@ -188,37 +189,36 @@ class Heartbeat:
                 self._failing = True
 
 
+def _seconds(value: Any) -> Optional[float]:
+    return float(value) if value not in (None, "") else None
+
+
 class LeasedRedisLockStore(LockStore):
-    """Configured in endpoints.yml as `type: rasa_addons.lock_store.LeasedRedisLockStore` with the same
-    url/port/db/password/use_ssl/key_prefix keys as Rasa's `redis` lock store."""
+    """Configured in endpoints.yml as `type: rasa_addons.lock_store.LeasedRedisLockStore` with
+    `url: ${REDIS_URL}` (rasa_addons.redis_url) and `key_prefix`; Rasa's host/port/db/password/use_ssl
+    keys still work."""
 
     def __init__(
         self,
         endpoint_config: Any = None,
-        host: str = "localhost",
-        port: int = 6379,
-        db: int = 0,
-        username: Optional[str] = None,
-        password: Optional[str] = None,
-        use_ssl: bool = False,
+        host: Optional[str] = None,
         key_prefix: Optional[str] = None,
         socket_timeout: float = 10,
         lease_seconds: Optional[float] = None,
         max_hold_seconds: Optional[float] = None,
+        **connection: Any,
     ) -> None:
+        """`host`: a Redis URL, empty for REDIS_URL, or a host name with Rasa's port/db/... keys in `connection`."""
         if endpoint_config is not None:
             kwargs = dict(endpoint_config.kwargs or {})
             host = endpoint_config.url or host
-            port = int(kwargs.get("port", port))
-            db = int(kwargs.get("db", db))
-            username = kwargs.get("username", username) or None
-            password = kwargs.get("password", password) or None
-            use_ssl = str(kwargs.get("use_ssl", use_ssl)).lower() in ("1", "true", "yes")
-            key_prefix = kwargs.get("key_prefix", key_prefix)
-        self.red = redis.StrictRedis(
-            host=host, port=int(port), db=int(db), username=username, password=password, ssl=use_ssl,
-            socket_timeout=socket_timeout,
-        )
+            key_prefix = kwargs.pop("key_prefix", key_prefix)
+            socket_timeout = float(kwargs.pop("socket_timeout", socket_timeout))
+            lease_seconds = lease_seconds or _seconds(kwargs.pop("lease_seconds", None))
+            max_hold_seconds = max_hold_seconds or _seconds(kwargs.pop("max_hold_seconds", None))
+            connection = {**kwargs, **connection}
+        url = store_url(host, **connection)
+        self.red = connect(url, socket_timeout=socket_timeout)
         self.prefix = str(key_prefix) if key_prefix and str(key_prefix).isalnum() else KEY_PREFIX
         self.lease_seconds = lease_seconds or env_float("LOCK_LEASE_SECONDS", DEFAULT_LEASE_SECONDS, minimum=0.5)
         self.max_hold_seconds = max_hold_seconds or env_float("LOCK_MAX_HOLD_SECONDS", DEFAULT_MAX_HOLD_SECONDS, minimum=1)

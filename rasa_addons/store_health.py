@@ -36,15 +36,18 @@ def _ping(client: Any) -> Optional[bool]:
     """True/False for a Redis-backed store (a short-timeout copy of its connection), None for others."""
     if not isinstance(client, redis.Redis):
         return None
-    kwargs = dict(client.connection_pool.connection_kwargs)
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
     kwargs.update(socket_timeout=PING_TIMEOUT_SECONDS, socket_connect_timeout=PING_TIMEOUT_SECONDS)
-    probe = redis.Redis(**kwargs)
+    # The same connection class too: a TLS (rediss://) store must be probed over TLS.
+    probe = redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
     try:
         return bool(probe.ping())
     except redis.RedisError:
         return False
     finally:
         probe.close()
+        probe.connection_pool.disconnect()
 
 
 def fallback_conversations(tracker_store: Any) -> int:

@@ -9,8 +9,9 @@
   its answer was lost (a replica died before replying) is answered from the tracker instead of being
   handled twice (rasa_addons.turns).
 
-Configured in endpoints.yml as `type: rasa_addons.tracker_store.FencedRedisTrackerStore` with the keys
-of Rasa's `redis` tracker store.
+Configured in endpoints.yml as `type: rasa_addons.tracker_store.FencedRedisTrackerStore` with
+`url: ${REDIS_URL}` (rasa_addons.redis_url: a password, an ACL user and TLS come with the URL; Rasa's
+separate host/port/db keys still work) and Rasa's other `redis` tracker store keys.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.shared.redis_conn import KEY_PREFIX, conversation_keys
+from bot.shared.redis_conn import KEY_PREFIX, conversation_keys, rasa_store_options
 from bot.shared.secrets import refuse_development_secrets
 from rasa_addons import lock_store
+from rasa_addons.redis_url import connect, store_url
 
+CONNECTION_KEYS = ("port", "db", "username", "password", "use_ssl", "ssl_keyfile", "ssl_certfile", "ssl_ca_certs")
 TURN_MEMORY_SECONDS = 3600  # a message is sent again within seconds; an hour is ample
 
 # KEYS: lock queue, lock leases, tracker, turns. ARGV: ticket ('' = no lock), tracker JSON, tracker TTL
@@ -52,9 +55,15 @@ class LockLost(Exception):
 
 
 class FencedRedisTrackerStore(RedisTrackerStore):
-    def __init__(self, domain: Any, key_prefix: Optional[str] = None, **kwargs: Any) -> None:
+    def __init__(self, domain: Any, host: Optional[str] = None, key_prefix: Optional[str] = None, **kwargs: Any) -> None:
+        """`host`: a Redis URL (endpoints.yml's `url`), empty for REDIS_URL, or Rasa's host name + port/db/... keys."""
+        connection = {key: kwargs.pop(key) for key in CONNECTION_KEYS if key in kwargs}
+        url = store_url(host, **connection)
         refuse_development_secrets("Rasa server")  # built at start: APP_ENV=production stops on a dev secret
-        super().__init__(domain, key_prefix=key_prefix, **kwargs)
+        super().__init__(domain, key_prefix=key_prefix, **rasa_store_options(url), **kwargs)
+        # Rasa's constructor knows only some of a URL's options (not ssl_cert_reqs, timeouts, ...): connect
+        # with all of them, as Rasa would otherwise (decoded responses, no socket timeout).
+        self.red = connect(url, decode_responses=True)
         self.prefix = str(key_prefix) if key_prefix and str(key_prefix).isalnum() else KEY_PREFIX
         self.key_prefix = conversation_keys("", self.prefix).tracker  # what Rasa's retrieve reads
         self.save_script = self.red.register_script(SAVE)

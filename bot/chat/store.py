@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -16,23 +16,20 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from bot.settings import settings
-from bot.shared.redis_conn import KEY_PREFIX, conversation_keys
+from bot.shared.redis_conn import CLIENT_DEFAULTS, KEY_PREFIX, conversation_keys
 
 logger = logging.getLogger(__name__)
 
 
-def async_redis_from_env() -> aioredis.Redis:
-    """Same REDIS_HOST/PORT/DB and short timeouts as bot.shared.redis_conn.redis_from_env, for asyncio code."""
-    config = settings()
-    return aioredis.Redis(
-        host=config.redis_host,
-        port=config.redis_port,
-        db=config.redis_db,
-        socket_timeout=3.0,
-        socket_connect_timeout=2.0,
-        decode_responses=True,
-        retry=Retry(NoBackoff(), 0),  # no retry with back-off: a dead Redis must cost milliseconds, not seconds
-    )
+def async_redis_from_env(**kwargs: Any) -> aioredis.Redis:
+    """Same URL (REDIS_URL, else REDIS_HOST/PORT/DB) and short timeouts as bot.shared.redis_conn.redis_from_env,
+    for asyncio code; keyword arguments override the defaults."""
+    options: Dict[str, Any] = {
+        **CLIENT_DEFAULTS,
+        "retry": Retry(NoBackoff(), 0),  # no retry with back-off: a dead Redis must cost milliseconds, not seconds
+        **kwargs,
+    }
+    return aioredis.Redis.from_url(settings().redis_connection_url, **options)
 
 
 class LanguageMemory:

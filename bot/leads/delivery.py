@@ -30,9 +30,10 @@ import redis
 from bot.metrics import delivery as metrics
 from bot.settings import settings
 from bot.shared import logs
+from bot.shared.config import ConfigError
 from bot.shared.erasure import forget_conversation
 from bot.shared.outbox import Job, Outbox
-from bot.shared.redis_conn import KEY_PREFIX, conversation_keys, redis_from_env
+from bot.shared.redis_conn import KEY_PREFIX, conversation_keys, redis_from_env, verify_at_start
 from bot.shared.secrets import refuse_development_secrets
 
 logger = logging.getLogger("bot.leads.delivery")
@@ -201,6 +202,11 @@ def main(argv: Optional[list] = None) -> int:
     revive = sub.add_parser("revive", help="queue a refused job again")
     revive.add_argument("job_id")
     args = parser.parse_args(argv)
+    try:
+        verify_at_start()
+    except ConfigError as error:  # a Redis URL or password to fix: one line naming REDIS_URL, not a traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.command == "status":
         return _status(Outbox(redis_from_env()))
     if args.command == "revive":

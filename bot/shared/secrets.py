@@ -9,9 +9,9 @@ value). Plain Python for both runtimes: the action server, the Rasa add-ons and 
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional
-from urllib.parse import urlsplit
 
 from bot.shared.config import env_str
+from bot.shared.redis_conn import redis_url_problem
 
 DEVELOPMENT_PREFIX = "dev-only-"
 MIN_SECRET_CHARS = 24
@@ -43,13 +43,10 @@ def secret_problem(name: str, value: str) -> Optional[str]:
 
 
 def redis_problem(url: str) -> Optional[str]:
-    """Production Redis holds sessions and personal data: it needs a password (REDIS_URL with one)."""
-    if not url:
-        return "REDIS_URL is empty (production Redis needs a password: redis://:<password>@host:6379/0 or rediss://...)"
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss", "unix") or not parts.password:
-        return "REDIS_URL has no password (redis://[user]:<password>@host:port/db, rediss:// for TLS)"
-    return None
+    """Production Redis holds sessions and personal data: REDIS_URL with a password (bot.shared.redis_conn)."""
+    if not url.strip():
+        return "REDIS_URL is empty (production Redis needs a password: redis://:PASSWORD@host:6379/0, rediss:// for TLS)"
+    return redis_url_problem(url, production=True)
 
 
 def development_secrets(getenv: Callable[[str], str] = env_str) -> List[str]:

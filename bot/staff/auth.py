@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import get_session
 from bot.settings import settings
-from bot.shared.redis_conn import redis_from_env
+from bot.shared.redis_conn import client_from_url
 from bot.staff.models import ROLES, ApiToken, StaffUser
 from bot.staff.security import COOKIE_NAME, Sessions, StaffSession, api_token_hash, csrf_matches
 
@@ -29,14 +29,13 @@ CSRF_FAILED = "the form expired or did not come from this console (CSRF check fa
 
 
 @functools.lru_cache(maxsize=4)
-def _client(host: str, port: str, db: str) -> redis.Redis:
-    return redis_from_env()
+def _client(url: str) -> redis.Redis:
+    return client_from_url(url)
 
 
 def get_redis() -> redis.Redis:
-    """FastAPI dependency: the shared Redis client for REDIS_HOST/PORT/DB as the environment says now."""
-    config = settings()
-    return _client(config.redis_host, str(config.redis_port), str(config.redis_db))
+    """FastAPI dependency: the shared Redis client for REDIS_URL (or REDIS_HOST/PORT/DB) as the environment says now."""
+    return _client(settings().redis_connection_url)
 
 
 class StaffPageError(HTTPException):

@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 import redis
 
 from bot.settings import settings
-from bot.shared.redis_conn import KEY_PREFIX, redis_from_env
+from bot.shared.redis_conn import KEY_PREFIX, redis_from_env, url_db
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def channel() -> str:
     # Pub/sub ignores the Redis DB number: name the DB so tests (REDIS_DB=14) never reach a running console.
-    return f"{KEY_PREFIX}:staff:leads:{settings().redis_db}"
+    return f"{KEY_PREFIX}:staff:leads:{url_db(settings().redis_connection_url)}"
 
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="staff-events")
 

@@ -10,12 +10,12 @@ from datetime import date
 from typing import AsyncIterator, Optional
 
 import redis
-import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
+from bot.chat.store import async_redis_from_env
 from bot.db import get_session
 from bot.leads.models import STATUSES, Lead
 from bot.settings import settings
@@ -175,7 +175,6 @@ async def live_events(request: Request, user: StaffUser = Depends(viewer_passive
     The stream does not keep the session alive, and ends once the session does (re-checked every
     STAFF_SSE_CHECK_SECONDS: logout, idle or absolute expiry, a password, role or active change)."""
     cookie = request.cookies.get(COOKIE_NAME)
-    options = client.connection_pool.connection_kwargs
     bind = db.get_bind()  # the request's own DB session closes before the stream runs
     config = settings()
     check_every = config.staff_sse_check_seconds
@@ -183,8 +182,7 @@ async def live_events(request: Request, user: StaffUser = Depends(viewer_passive
     lifetime = config.staff_sse_max_seconds
 
     async def stream() -> AsyncIterator[str]:
-        subscriber = aioredis.Redis(host=options.get("host", "127.0.0.1"), port=options.get("port", 6379),
-                                    db=options.get("db", 0), decode_responses=True, socket_connect_timeout=2.0)
+        subscriber = async_redis_from_env(socket_timeout=None)  # get_message below has its own timeout
         pubsub = subscriber.pubsub()
         try:
             await pubsub.subscribe(events.channel())

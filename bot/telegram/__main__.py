@@ -9,6 +9,8 @@ import sys
 from telegram import Update
 
 from bot.shared import logs
+from bot.shared.config import ConfigError as SharedConfigError
+from bot.shared.redis_conn import verify_at_start
 from bot.shared.secrets import refuse_development_secrets
 from bot.telegram.bridge import build_application
 from bot.telegram.config import ConfigError, TelegramSettings
@@ -22,7 +24,8 @@ def main() -> int:
     refuse_development_secrets("telegram bridge")
     try:
         settings = TelegramSettings.from_env()
-    except ConfigError as error:
+        verify_at_start()  # a Redis password it refuses stops the bridge here, naming REDIS_URL
+    except (ConfigError, SharedConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     application = build_application(settings)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from bot.shared.redis_conn import env_for_db
 from scripts.bench.load import Conversation, Transport, chat_gateway, rest_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +140,7 @@ def ours_env(ctx: Context) -> Dict[str, str]:
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{ctx.ports.actions}/webhook",
             "REDIS_HOST": env.get("REDIS_HOST") or "127.0.0.1",
             "REDIS_PORT": env.get("REDIS_PORT") or "6379",
-            "REDIS_DB": str(ctx.redis_db),
+            **env_for_db(env, ctx.redis_db),  # REDIS_DB, and REDIS_URL pointed at the same database when set
             "TRACKER_TTL_SECONDS": "3600",
             "RASA_AUTH_TOKEN": TOKEN,
             "INTAKE_URL": f"http://127.0.0.1:{ctx.ports.intake}",

@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import redis
 
+from bot.shared.config import ConfigError
+from bot.shared.redis_conn import client_from_url, redis_url, with_db
 from scripts.bench import breakdown, chart, report
 from scripts.bench.bots import BUILDERS, ROOT, TOKEN, BotSetup, Context, Ports, setups
 from scripts.bench.intake import measure_intake
@@ -172,17 +174,12 @@ def _loadavg() -> str:
 def _forget_conversations(ctx: Context, run_id: str) -> None:
     """Delete this run's conversations from Redis DB 12 (they would expire within an hour anyway)."""
     try:
-        client = redis.Redis(
-            host=os.environ.get("REDIS_HOST") or "127.0.0.1",
-            port=int(os.environ.get("REDIS_PORT") or 6379),
-            db=ctx.redis_db,
-            socket_timeout=5,
-        )
+        client = client_from_url(with_db(redis_url(), ctx.redis_db), socket_timeout=5)
         keys = list(client.scan_iter(match="*bench-*", count=1000))
         if keys:
             client.delete(*keys)
         say(f"redis db {ctx.redis_db}: removed {len(keys)} keys of bench conversations")
-    except redis.RedisError as error:
+    except (redis.RedisError, ConfigError) as error:  # neither names the password
         say(f"redis db {ctx.redis_db}: could not clean up ({error})")
 
 

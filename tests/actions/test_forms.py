@@ -18,6 +18,7 @@ from actions.handoff import ActionApply, ActionRequestDataDeletion, ActionScreen
 from bot.shared.channels import channel_of
 from bot.shared.outbox import Outbox
 from bot.shared.program.screening import form_slots
+from tests import redis_env
 from tests.conftest import ROOT
 
 FORM_SLOTS = form_slots()
@@ -31,9 +32,9 @@ BEFORE_PRESENCE = {k: v for k, v in QUALIFIED.items() if k not in ("guangzhou_pr
 
 @pytest.fixture(autouse=True)
 def test_redis(monkeypatch) -> Iterator[redis.Redis]:
-    monkeypatch.setenv("REDIS_DB", REDIS_DB)
+    redis_env.use_db(monkeypatch, int(REDIS_DB))
     monkeypatch.setenv("INTAKE_URL", "http://127.0.0.1:9")  # nothing listens: the direct fallback must not be used
-    client = redis.Redis(db=int(REDIS_DB), decode_responses=True)
+    client = redis_env.client(int(REDIS_DB), decode_responses=True)
     yield client
 
 

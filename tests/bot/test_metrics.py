@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Dict, Iterator, List
@@ -14,7 +13,6 @@ from typing import Any, Dict, Iterator, List
 import httpx
 import pytest
 import redis
-import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import sessionmaker
@@ -33,6 +31,7 @@ from bot.shared.outbox import Outbox
 from bot.shared.redis_conn import KEY_PREFIX
 from bot.telegram.bridge import Bridge
 from bot.telegram.keyboards import PayloadStore
+from tests import redis_env
 from tests.bot.leads.conftest import handoff_body, lead_body
 from tests.bot.leads.test_outbox import FakeIntake, make_due
 from tests.bot.sessions import use_sessions
@@ -44,12 +43,7 @@ API_KEY = "metrics-test-key"
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis(
-        host=os.environ.get("REDIS_HOST", "127.0.0.1"),
-        port=int(os.environ.get("REDIS_PORT", "6379")),
-        db=REDIS_DB,
-        decode_responses=True,
-    )
+    return redis_env.client(REDIS_DB, decode_responses=True)
 
 
 def _clean(client: redis.Redis) -> None:
@@ -77,7 +71,7 @@ def rasa() -> Iterator[FakeRasa]:
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, rasa: FakeRasa, r13: redis.Redis) -> FakeRasa:
-    monkeypatch.setenv("REDIS_DB", str(REDIS_DB))
+    redis_env.use_db(monkeypatch, REDIS_DB)
     monkeypatch.setenv("RASA_URL", rasa.url)  # type: ignore[attr-defined]
     monkeypatch.delenv("RASA_URLS", raising=False)
     monkeypatch.setenv("RASA_AUTH_TOKEN", rasa.token)
@@ -161,7 +155,7 @@ def test_metrics_can_require_a_token(client: TestClient, monkeypatch: pytest.Mon
 
 
 def test_redis_down_still_serves_the_in_process_metrics(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REDIS_PORT", "1")
+    redis_env.use_dead_redis(monkeypatch)
     text = scrape(client)
     assert sample(text, "gzcp_metrics_redis_up") == 0 and "gzcp_leads_intake_total" in text
 
@@ -229,7 +223,7 @@ def test_telegram_messages_count_in_the_shared_hash(client: TestClient, env: Fak
 
     async def relay_twice() -> List[Dict[str, Any]]:
         http = httpx.AsyncClient(timeout=2.0)
-        store = aioredis.Redis(db=REDIS_DB, decode_responses=True)
+        store = redis_env.async_client(REDIS_DB, decode_responses=True)
         rasa = RasaClient(http, env.url, env.token, retry_delays=())  # type: ignore[attr-defined]
         bridge = Bridge(ChatService(rasa, LanguageMemory(store)), PayloadStore(store), http, store)
         context = SimpleNamespace(bot=_FakeBot())

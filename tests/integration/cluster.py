@@ -82,6 +82,7 @@ class Cluster:
             "REDIS_HOST": "127.0.0.1",
             "REDIS_PORT": str(self.redis_port),
             "REDIS_DB": "0",
+            "REDIS_URL": "",  # this cluster's own Redis, whatever the caller's REDIS_URL says
             "TRACKER_TTL_SECONDS": "3600",
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
             "RASA_AUTH_TOKEN": TOKEN,
@@ -158,7 +159,7 @@ class Cluster:
         raise RuntimeError("the test Redis did not start")
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.redis_port, decode_responses=True, socket_timeout=2)
+        return redis.Redis(host="127.0.0.1", port=self.redis_port, decode_responses=True, socket_timeout=2)
 
     def close(self) -> None:
         for service in reversed(self.services):

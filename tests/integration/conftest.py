@@ -10,9 +10,10 @@ from typing import Dict, Iterator, List, Tuple
 
 import httpx
 import pytest
-import redis
 
 from bot.chat import identity
+from bot.shared.redis_conn import env_for_db
+from tests import redis_env
 from tests.conftest import ROOT
 
 RASA_BIN = ROOT / ".venv-rasa/bin/rasa"
@@ -31,9 +32,7 @@ class Stack:
         self.rasa_url = rasa_url
         self.logs = logs  # rasa.log and actions.log, for tests that read what was logged
         self.token = TOKEN
-        self.redis = redis.Redis(
-            host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")), db=redis_db
-        )
+        self.redis = redis_env.client(redis_db)
 
     def say(self, sender: str, message: str) -> List[Dict]:
         response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=30)
@@ -84,7 +83,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{ACTIONS_PORT}/webhook",
-        "REDIS_DB": str(redis_db),
+        **env_for_db(os.environ, redis_db),  # REDIS_DB, and REDIS_URL (endpoints.yml reads it) on that database
         "PROGRAM_CONTACT_EMAIL": CONTACT_EMAIL,
         "PROGRAM_CONTACT_PHONE": "",
         # The intake the delivery worker posts to (tests that need it start it: see test_screening_e2e.py).

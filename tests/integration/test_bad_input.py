@@ -31,6 +31,7 @@ from bot.chat import identity
 from bot.db import make_engine
 from bot.leads.models import Lead
 from bot.metrics.exporter import sample
+from bot.shared.redis_conn import env_for_db
 from tests.conftest import ROOT
 from tests.integration.conftest import Stack, _wait, new_conversation
 
@@ -66,7 +67,7 @@ def serve(port: int, directory: Path, **env: str) -> Iterator[WebApp]:
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "DATABASE_URL": database_url,
-        "REDIS_DB": os.environ.get("REDIS_DB", "15"),
+        **env_for_db(os.environ, int(os.environ.get("REDIS_DB", "15"))),
         "CHAT_RATE_PER_MINUTE": "1000",
         "CHAT_RATE_PER_MINUTE_IP": "10000",
         "METRICS_TOKEN": "",

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from bot.shared.outbox import Outbox
 from bot.shared.program.screening_data import load_screening
+from bot.shared.redis_conn import env_for_db
 from tests.conftest import ROOT
 from tests.integration.conftest import INTAKE_KEY, INTAKE_PORT, Stack, _wait
 
@@ -32,7 +33,7 @@ class Intake:
         self.db_url = f"sqlite:///{workdir / 'leads.db'}"
         self.logs = workdir
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": self.db_url, "INTAKE_API_KEY": INTAKE_KEY,
-                    "INTAKE_URL": f"http://127.0.0.1:{INTAKE_PORT}", "REDIS_DB": str(redis_db)}
+                    "INTAKE_URL": f"http://127.0.0.1:{INTAKE_PORT}", **env_for_db(os.environ, redis_db)}
         self.app: Optional[subprocess.Popen] = None
         self.worker: Optional[subprocess.Popen] = None
         subprocess.run([sys.executable, "-m", "bot.db", "upgrade"], env=self.env, cwd=ROOT, check=True,

@@ -12,7 +12,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from bot.shared.redis_conn import conversation_keys
+from bot.shared.redis_conn import conversation_keys, env_for_db
 from bot.telegram.bridge import sender_of
 from bot.telegram.keyboards import REF_PREFIX
 from tests.conftest import ROOT
@@ -42,7 +42,7 @@ def bridge(stack: Stack, bot_api: FakeBotAPI, tmp_path_factory) -> Iterator[str]
         "TELEGRAM_MODE": "polling",
         "RASA_URL": stack.rasa_url,
         "RASA_AUTH_TOKEN": stack.token,
-        "REDIS_DB": os.environ.get("REDIS_DB", "15"),
+        **env_for_db(os.environ, int(os.environ.get("REDIS_DB", "15"))),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.telegram"], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from bot.chat import identity
+from bot.shared.redis_conn import env_for_db
 from tests.conftest import ROOT
 from tests.fakes.server import ServerThread, free_port
 from tests.integration.conftest import Stack, _wait
@@ -60,7 +61,7 @@ def web_app(stack: Stack, embedding_site, tmp_path_factory) -> Iterator[WebApp]:
         "PYTHONPATH": str(ROOT),
         "RASA_URL": stack.rasa_url,
         "RASA_AUTH_TOKEN": stack.token,
-        "REDIS_DB": os.environ.get("REDIS_DB", "15"),
+        **env_for_db(os.environ, int(os.environ.get("REDIS_DB", "15"))),
         "CHAT_RATE_PER_MINUTE": "200",
         "CHAT_RATE_PER_MINUTE_IP": "1000",
         "CHAT_ALLOWED_ORIGINS": embedding_site.url,

@@ -15,16 +15,16 @@ import uuid
 from typing import Any, List
 
 import pytest
-import redis
 from rasa.core.lock_store import LockError, RedisLockStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.shared.redis_conn import conversation_keys
+from bot.shared.redis_conn import conversation_keys, rasa_store_options
 from rasa_addons import lock_store
 from rasa_addons.lock_store import LeasedRedisLockStore
 from rasa_addons.tracker_store import FencedRedisTrackerStore, LockLost
+from tests import redis_env
 
 REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
 PREFIX = "gzcplocktest"
@@ -32,7 +32,7 @@ PREFIX = "gzcplocktest"
 
 @pytest.fixture(autouse=True)
 def clean() -> Any:
-    client = redis.Redis(db=REDIS_DB)
+    client = redis_env.client(REDIS_DB)
     yield
     keys = list(client.scan_iter(f"{PREFIX}:*"))
     if keys:
@@ -40,17 +40,17 @@ def clean() -> Any:
 
 
 def replica(lease: float = 4.0) -> LeasedRedisLockStore:
-    return LeasedRedisLockStore(host="127.0.0.1", port=6379, db=REDIS_DB, key_prefix=PREFIX, lease_seconds=lease)
+    return LeasedRedisLockStore(host=redis_env.url(REDIS_DB), key_prefix=PREFIX, lease_seconds=lease)
 
 
 def tracker_store() -> FencedRedisTrackerStore:
-    return FencedRedisTrackerStore(Domain.empty(), host="127.0.0.1", port=6379, db=REDIS_DB, key_prefix=PREFIX)
+    return FencedRedisTrackerStore(Domain.empty(), host=redis_env.url(REDIS_DB), key_prefix=PREFIX)
 
 
 def test_rasas_own_redis_lock_store_gives_two_replicas_the_same_ticket() -> None:
     """The root cause of the lost turns: each step reads, changes and writes back the whole queue."""
-    a = RedisLockStore(host="127.0.0.1", port=6379, db=REDIS_DB, key_prefix=PREFIX)
-    b = RedisLockStore(host="127.0.0.1", port=6379, db=REDIS_DB, key_prefix=PREFIX)
+    a = RedisLockStore(**rasa_store_options(redis_env.url(REDIS_DB)), key_prefix=PREFIX)
+    b = RedisLockStore(**rasa_store_options(redis_env.url(REDIS_DB)), key_prefix=PREFIX)
     first, second = a.get_or_create_lock("c"), b.get_or_create_lock("c")  # both read the empty queue
     ticket_a, ticket_b = first.issue_ticket(60), second.issue_ticket(60)
     a.save_lock(first)
@@ -60,7 +60,7 @@ def test_rasas_own_redis_lock_store_gives_two_replicas_the_same_ticket() -> None
 
 
 def _hammer(store: LeasedRedisLockStore, conversation: str, rounds: int, log: List[str], name: str) -> None:
-    counter = redis.Redis(db=REDIS_DB)
+    counter = redis_env.client(REDIS_DB)
 
     async def go() -> None:
         for _ in range(rounds):
@@ -83,11 +83,11 @@ def test_two_replicas_at_once_never_hold_a_conversation_together() -> None:
         t.start()
     for t in threads:
         t.join(60)
-    assert int(redis.Redis(db=REDIS_DB).get(f"{PREFIX}:counter")) == 120  # no update lost
+    assert int(redis_env.client(REDIS_DB).get(f"{PREFIX}:counter")) == 120  # no update lost
     assert all(log[i].endswith("-in") and log[i + 1] == log[i].replace("-in", "-out") for i in range(0, len(log), 2))
     keys = conversation_keys("c", PREFIX)
-    assert not redis.Redis(db=REDIS_DB).exists(keys.lock_queue, keys.lock_leases)  # no ticket left behind
-    assert int(redis.Redis(db=REDIS_DB).get(keys.lock_seq)) == 120  # the arrival counter goes on rising
+    assert not redis_env.client(REDIS_DB).exists(keys.lock_queue, keys.lock_leases)  # no ticket left behind
+    assert int(redis_env.client(REDIS_DB).get(keys.lock_seq)) == 120  # the arrival counter goes on rising
 
 
 def test_turns_are_served_in_the_order_their_tickets_were_issued() -> None:
@@ -122,7 +122,7 @@ def test_a_dead_holders_ticket_lapses_after_one_lease() -> None:
 
     waited = asyncio.run(go())
     assert waited >= 0.4  # it did wait for the dead holder's lease...
-    assert not redis.Redis(db=REDIS_DB).exists(keys[0], keys[1])  # ...and the queue is clean afterwards
+    assert not redis_env.client(REDIS_DB).exists(keys[0], keys[1])  # ...and the queue is clean afterwards
 
 
 def test_a_live_holder_keeps_its_lease_for_a_long_turn() -> None:
@@ -161,7 +161,7 @@ def test_the_lock_is_reentrant_in_one_task_and_released_on_error() -> None:
                 raise RuntimeError("the turn failed")
 
     asyncio.run(go())
-    assert not redis.Redis(db=REDIS_DB).exists(*store.keys("c")[:2])
+    assert not redis_env.client(REDIS_DB).exists(*store.keys("c")[:2])
 
 
 def test_without_redis_the_lock_fails_at_once_with_lock_error() -> None:

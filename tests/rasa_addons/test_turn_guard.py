@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import Any, List
+from typing import Any, List, Optional
 
 import pytest
-import redis
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.lock_store import RedisLockStore
 from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore
@@ -19,9 +18,11 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.shared.redis_conn import rasa_store_options
 from rasa_addons import turn_guard
 from rasa_addons.rest_channel import guarded
 from rasa_addons.store_health import Monitor, inspect
+from tests import redis_env
 
 REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
 
@@ -32,8 +33,10 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def failsafe(port: int) -> FailSafeTrackerStore:
-    redis_store = RedisTrackerStore(Domain.empty(), host="127.0.0.1", port=port, db=REDIS_DB, key_prefix="gzcptest")
+def failsafe(port: Optional[int] = None) -> FailSafeTrackerStore:
+    """Rasa's own Redis tracker store on the test Redis, or on a port where nothing listens."""
+    url = redis_env.url(REDIS_DB) if port is None else f"redis://127.0.0.1:{port}/{REDIS_DB}"
+    redis_store = RedisTrackerStore(Domain.empty(), **rasa_store_options(url), key_prefix="gzcptest")
     return FailSafeTrackerStore(redis_store)
 
 
@@ -57,10 +60,10 @@ def test_without_the_guard_rasa_falls_back_silently_and_the_health_check_sees_it
 
 
 def test_the_monitor_drops_the_fallback_once_redis_answers_again() -> None:
-    store = failsafe(6379)
+    store = failsafe()
     store.fallback_tracker_store.store["bob"] = "{}"  # what a failed save leaves behind
     agent = Agent(store)
-    agent.lock_store = RedisLockStore(host="127.0.0.1", port=6379, db=REDIS_DB, key_prefix="gzcptest")
+    agent.lock_store = RedisLockStore(**rasa_store_options(redis_env.url(REDIS_DB)), key_prefix="gzcptest")
     monitor = Monitor()
     health = monitor.observe(agent, inspect(agent))
     assert health.tracker_store_reachable and health.in_memory_fallback == 0
@@ -97,7 +100,7 @@ def test_a_guarded_turn_whose_save_failed_answers_nothing() -> None:
 
 
 def test_a_guarded_turn_that_worked_keeps_its_replies() -> None:
-    store = failsafe(6379)
+    store = failsafe()
     turn_guard.install(Agent(store))
     collector = CollectingOutputChannel()
     sent: List[str] = []
@@ -109,5 +112,5 @@ def test_a_guarded_turn_that_worked_keeps_its_replies() -> None:
 
     asyncio.run(guarded(handle)(UserMessage("hello", collector, "erin")))
     assert [m["text"] for m in collector.messages] == ["hi"] and sent == ["hello"]
-    redis.Redis(db=REDIS_DB).delete("gzcptest:tracker:erin")
+    redis_env.client(REDIS_DB).delete("gzcptest:tracker:erin")
 

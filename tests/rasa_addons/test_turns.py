@@ -8,7 +8,6 @@ import os
 from typing import Any, List
 
 import pytest
-import redis
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
@@ -18,6 +17,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa_addons.lock_store import LeasedRedisLockStore
 from rasa_addons.rest_channel import guarded
 from rasa_addons.tracker_store import FencedRedisTrackerStore
+from tests import redis_env
 
 REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
 PREFIX = "gzcpturnstest"
@@ -26,7 +26,7 @@ TURN = "turn-0123456789abcdef"
 
 @pytest.fixture(autouse=True)
 def clean() -> Any:
-    client = redis.Redis(db=REDIS_DB)
+    client = redis_env.client(REDIS_DB)
     yield
     keys = list(client.scan_iter(f"{PREFIX}:*"))
     if keys:
@@ -37,9 +37,9 @@ class Agent:
     """What the guarded channel needs of Rasa's agent; handle_message stands for a whole turn."""
 
     def __init__(self) -> None:
-        self.store = FencedRedisTrackerStore(Domain.empty(), host="127.0.0.1", port=6379, db=REDIS_DB, key_prefix=PREFIX)
+        self.store = FencedRedisTrackerStore(Domain.empty(), host=redis_env.url(REDIS_DB), key_prefix=PREFIX)
         self.tracker_store = FailSafeTrackerStore(self.store)
-        self.lock_store = LeasedRedisLockStore(host="127.0.0.1", port=6379, db=REDIS_DB, key_prefix=PREFIX)
+        self.lock_store = LeasedRedisLockStore(host=redis_env.url(REDIS_DB), key_prefix=PREFIX)
         self.handled: List[str] = []
 
     async def handle_message(self, message: UserMessage) -> None:

@@ -6,11 +6,11 @@ import os
 from typing import Iterator
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from bot.chat import identity
 from bot.main import create_app
+from tests import redis_env
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.server import ServerThread
 
@@ -29,7 +29,7 @@ def rasa() -> Iterator[FakeRasa]:
 def chat_env(monkeypatch, rasa: FakeRasa) -> FakeRasa:
     monkeypatch.setenv("RASA_URL", rasa.url)  # type: ignore[attr-defined]
     monkeypatch.setenv("RASA_AUTH_TOKEN", rasa.token)
-    monkeypatch.setenv("REDIS_DB", REDIS_DB)
+    redis_env.use_db(monkeypatch, int(REDIS_DB))
     monkeypatch.setenv("CHAT_RATE_PER_MINUTE", "1000")
     monkeypatch.setenv("CHAT_RATE_PER_MINUTE_IP", "1000")
     monkeypatch.setenv("CHAT_ALLOWED_ORIGINS", "https://partner-site.example")
@@ -41,7 +41,7 @@ def chat_env(monkeypatch, rasa: FakeRasa) -> FakeRasa:
 def client(chat_env) -> Iterator[TestClient]:
     with TestClient(create_app()) as test_client:
         yield test_client
-    r = redis.Redis(db=int(REDIS_DB))
+    r = redis_env.client(int(REDIS_DB))
     keys = list(r.scan_iter(match="gzcp:chat:*"))
     if keys:
         r.delete(*keys)

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from bot.chat import identity
 from bot.chat.schemas import clean_text
+from tests import redis_env
 from tests.bot.chat.conftest import REDIS_DB, web_sender
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.server import ServerThread
@@ -83,7 +84,7 @@ def rasa() -> Iterator[FakeRasa]:  # overrides conftest's: chat_env and client u
 
 @pytest.fixture
 def store() -> Iterator[redis.Redis]:
-    client = redis.Redis(db=int(REDIS_DB), decode_responses=True)
+    client = redis_env.client(int(REDIS_DB), decode_responses=True)
     yield client
     client.close()
 

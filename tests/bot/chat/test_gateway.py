@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from bot.chat import identity
 from bot.main import create_app
+from tests import redis_env
 from tests.bot.chat.conftest import session_headers, web_sender
 from tests.fakes.rasa import MORE, FakeRasa
 
@@ -175,7 +176,7 @@ def test_rasa_and_the_logs_see_only_the_derived_id(client, chat_env: FakeRasa, s
 
 
 def test_rate_limiter_lets_messages_through_when_redis_is_down(monkeypatch, chat_env: FakeRasa, session_id) -> None:
-    monkeypatch.setenv("REDIS_PORT", "1")
+    redis_env.use_dead_redis(monkeypatch)
     monkeypatch.setenv("CHAT_RATE_PER_MINUTE", "1")
     with TestClient(create_app()) as client:
         assert [chat(client, session_id, "hi").status_code for _ in range(2)] == [200, 200]

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db import make_engine, upgrade
 from bot.leads.models import Lead
 from bot.main import create_app
+from tests import redis_env
 from tests.bot.leads.conftest import ADMIN_KEY as conftest_admin_key
 from tests.bot.leads.conftest import PROFILE, handoff_body, lead_body
 from tests.bot.sessions import use_sessions
@@ -129,7 +130,7 @@ def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("INTAKE_API_KEY", API_KEY)
         mp.setenv("INTAKE_ADMIN_KEY", ADMIN_KEY)
-        mp.setenv("REDIS_DB", "13")  # GET /api/leads/outbox reads the outbox: the test database
+        redis_env.use_db(mp, 13)  # GET /api/leads/outbox reads the outbox: the test database
         url = f"sqlite:///{Path(tmp_path_factory.mktemp('schemathesis')) / 'leads.db'}"
         mp.setenv("DATABASE_URL", url)
         upgrade(url)

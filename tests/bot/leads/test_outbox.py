@@ -14,20 +14,19 @@ from typing import Callable, Dict, Iterator, List
 
 import httpx
 import pytest
-import redis
 
 from bot.leads.delivery import Delivery, backoff
 from bot.shared.funnel import Funnel
 from bot.shared.outbox import Outbox
 from bot.shared.redis_conn import conversation_keys
+from tests import redis_env
 
 REDIS_DB = int(os.environ.get("TEST_OUTBOX_REDIS_DB", "13"))
 
 
 @pytest.fixture
 def outbox() -> Iterator[Outbox]:
-    client = redis.Redis(host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")),
-                         db=REDIS_DB, decode_responses=True)
+    client = redis_env.client(REDIS_DB, decode_responses=True)
     prefix = f"t{time.time_ns()}"
     yield Outbox(client, prefix=prefix)
     for key in client.scan_iter(f"{prefix}:*"):

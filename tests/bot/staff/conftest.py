@@ -20,6 +20,7 @@ from bot.leads.schemas import IntakeRequest
 from bot.main import create_app
 from bot.staff import service
 from bot.staff.models import ApiToken, AuditEntry, LeadNote, StaffUser
+from tests import redis_env
 from tests.bot.leads.conftest import API_KEY, PROFILE, engine, handoff_body, lead_body, sessions  # noqa: F401
 from tests.bot.sessions import use_sessions
 
@@ -30,12 +31,11 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def staff_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
     """Every test: Redis DB 14, no Telegram, intake key set; the DB's keys are removed afterwards."""
-    monkeypatch.setenv("REDIS_DB", TEST_REDIS_DB)
+    redis_env.use_db(monkeypatch, int(TEST_REDIS_DB))
     monkeypatch.setenv("INTAKE_API_KEY", API_KEY)
     for name in ("TELEGRAM_BOT_TOKEN", "STAFF_TELEGRAM_CHAT_ID", "TELEGRAM_API_BASE_URL", "STAFF_SESSION_TTL_SECONDS"):
         monkeypatch.delenv(name, raising=False)
-    client = redis.Redis(host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")),
-                         db=int(TEST_REDIS_DB), decode_responses=True)
+    client = redis_env.client(int(TEST_REDIS_DB), decode_responses=True)
     try:
         client.ping()
     except redis.RedisError:

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from bot.shared.redis_conn import env_for_db
 from tests.bot.leads.conftest import API_KEY, lead_body
 from tests.bot.staff.conftest import PASSWORD, TEST_REDIS_DB, profile
 
@@ -49,7 +50,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]
     port = _free_port()
     env = {
         **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{directory / 'leads.db'}",
-        "REDIS_DB": TEST_REDIS_DB, "INTAKE_API_KEY": API_KEY, "TELEGRAM_BOT_TOKEN": "", "STAFF_TELEGRAM_CHAT_ID": "",
+        **env_for_db(os.environ, int(TEST_REDIS_DB)), "INTAKE_API_KEY": API_KEY, "TELEGRAM_BOT_TOKEN": "",
+        "STAFF_TELEGRAM_CHAT_ID": "",
         "STAFF_COOKIE_SECURE": "false", "STAFF_LOGIN_MAX_PER_IP": "1000",
     }
     subprocess.run([sys.executable, "-m", "bot.db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.staff import events
+from tests import redis_env
 from tests.bot.leads.conftest import API_KEY, lead_body
 from tests.bot.staff.conftest import profile
 
@@ -127,7 +128,7 @@ def test_a_dead_telegram_or_redis_does_not_fail_the_intake(client, pool, monkeyp
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("STAFF_TELEGRAM_CHAT_ID", CHAT_ID)
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9/bot")  # nothing listens there
-    monkeypatch.setenv("REDIS_PORT", "9")
+    redis_env.use_dead_redis(monkeypatch)
     caplog.set_level(logging.WARNING)
     lead = _post(client, profile=profile(name="Dead Network Co"))
     _drain(pool)

@@ -8,11 +8,11 @@ import time
 from typing import Any, AsyncIterator, Callable, Iterator
 
 import pytest
-import redis
 from telegram.ext import Application
 
 from bot.telegram.bridge import _post_init, _post_shutdown, build_application
 from bot.telegram.config import TelegramSettings
+from tests import redis_env
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.server import ServerThread
@@ -41,7 +41,7 @@ def rasa() -> Iterator[FakeRasa]:
 async def telegram_app(monkeypatch, bot_api: FakeBotAPI, rasa: FakeRasa) -> AsyncIterator[Application]:
     monkeypatch.setenv("RASA_URL", rasa.url)  # type: ignore[attr-defined]
     monkeypatch.setenv("RASA_AUTH_TOKEN", rasa.token)
-    monkeypatch.setenv("REDIS_DB", REDIS_DB)
+    redis_env.use_db(monkeypatch, int(REDIS_DB))
     settings = TelegramSettings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": bot_api.url})  # type: ignore[attr-defined]
     application = build_application(settings)
     await application.initialize()
@@ -55,7 +55,7 @@ async def telegram_app(monkeypatch, bot_api: FakeBotAPI, rasa: FakeRasa) -> Asyn
         await application.stop()
         await _post_shutdown(application)
         await application.shutdown()
-        r = redis.Redis(db=int(REDIS_DB))
+        r = redis_env.client(int(REDIS_DB))
         keys = list(r.scan_iter(match="gzcp:chat:lang:telegram-*")) + list(r.scan_iter(match="gzcp:telegram:*"))
         if keys:
             r.delete(*keys)

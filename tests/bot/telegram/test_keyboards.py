@@ -12,6 +12,7 @@ from bot.chat.store import async_redis_from_env
 from bot.shared.redis_conn import conversation_keys
 from bot.shared.replies import Button
 from bot.telegram.keyboards import BUTTON_TTL, CALLBACK_LIMIT, PayloadStore, keyboard
+from tests import redis_env
 
 LONG = '/inform{"choice":"fortune_global_500","note":"' + "x" * 40 + '"}'
 ME = "telegram-test-keyboards"
@@ -19,7 +20,7 @@ ME = "telegram-test-keyboards"
 
 @pytest.fixture
 async def redis_client(monkeypatch):
-    monkeypatch.setenv("REDIS_DB", os.environ.get("TEST_REDIS_DB", "15"))
+    redis_env.use_db(monkeypatch, int(os.environ.get("TEST_REDIS_DB", "15")))
     client = async_redis_from_env()
     yield client
     await client.aclose()
@@ -55,7 +56,7 @@ async def test_a_conversations_buttons_live_under_its_own_key_and_go_with_it(red
 
 
 async def test_without_redis_the_lru_still_works_and_unknown_ids_are_none(monkeypatch) -> None:
-    monkeypatch.setenv("REDIS_PORT", "1")
+    redis_env.use_dead_redis(monkeypatch)
     client = async_redis_from_env()
     store = PayloadStore(client, capacity=2)
     ids = [await store.callback_data(f'/inform{{"n":"{i}{"z" * 60}"}}', ME) for i in range(3)]

@@ -8,6 +8,7 @@ import pytest
 from bot.telegram.bridge import _post_init, _post_shutdown, build_application
 from bot.telegram.config import ConfigError, TelegramSettings
 from bot.telegram.webhook import SECRET_HEADER, webhook_app
+from tests import redis_env
 from tests.bot.telegram.conftest import TOKEN, eventually
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.rasa import FakeRasa
@@ -31,7 +32,7 @@ def update(chat: int, text: str) -> dict:
 async def test_updates_need_the_secret_token(monkeypatch, bot_api: FakeBotAPI, rasa: FakeRasa) -> None:
     monkeypatch.setenv("RASA_URL", rasa.url)  # type: ignore[attr-defined]
     monkeypatch.setenv("RASA_AUTH_TOKEN", rasa.token)
-    monkeypatch.setenv("REDIS_DB", "15")
+    redis_env.use_db(monkeypatch, 15)
     settings = TelegramSettings.from_env(
         {
             "TELEGRAM_BOT_TOKEN": TOKEN,
