@@ -33,7 +33,8 @@ BEFORE_PRESENCE = {k: v for k, v in QUALIFIED.items() if k not in ("guangzhou_pr
 def test_redis(monkeypatch) -> Iterator[redis.Redis]:
     monkeypatch.setenv("REDIS_DB", REDIS_DB)
     monkeypatch.setenv("INTAKE_URL", "http://127.0.0.1:9")  # nothing listens: the direct fallback must not be used
-    client = redis.Redis(db=int(REDIS_DB), decode_responses=True)
+    client = redis.Redis(host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")),
+                         db=int(REDIS_DB), decode_responses=True)
     yield client
 
 
