@@ -4,9 +4,10 @@ delivery worker (bot/leads/delivery.py) takes them to the intake API, retrying u
 Plain Python on redis-py: the action server (Python 3.10) writes, the worker (3.11) reads.
 
 Keys (prefix `gzcp:outbox:`): `jobs` (hash id -> job JSON), `due` (sorted set id -> when to try next),
-`dead` (hash of jobs the intake refused for good: kept and shown, never dropped), `conv:<id>` (set of a
-conversation's job ids, for erasure), `erased:<id>` (when a conversation was erased), `wake` (a nudge for
-the worker) and `result:<id>` (an erasure's outcome, for the action that waits on it).
+`dead` (hash of jobs the intake refused for good or no one could read: kept and shown until the retention
+period ends, see bot/retention), `dead_seen` (when a purge first saw a dead entry with no readable date),
+`conv:<id>` (set of a conversation's job ids, for erasure), `erased:<id>` (when a conversation was erased),
+`wake` (a nudge for the worker) and `result:<id>` (an erasure's outcome, for the action that waits on it).
 
 A job's id is its idempotency key, so handing the same lead in twice queues it once, and the worker sends
 every retry with that key: the intake stores it once however often it arrives. Claiming moves a job's due
@@ -237,6 +238,7 @@ class Outbox:
         pipe.hset(self.key("jobs"), job_id, text)
         pipe.zadd(self.key("due"), {job_id: time.time()})
         pipe.hdel(self.key("dead"), job_id)
+        pipe.zrem(self.key("dead_seen"), job_id)
         pipe.lpush(self.key("wake"), "1")
         pipe.execute()
         return True

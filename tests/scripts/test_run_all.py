@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
+import redis
 
 from tests.conftest import ROOT
 from tests.scripts.test_supervise import alive, read_until, wait_gone
+
+REDIS_DB = 11  # no other test uses it
 
 # Answers like the Rasa server (/webhooks/health/ready) or the action server (/health) on --port.
 FAKE_RASA = """#!{python}
@@ -58,12 +61,25 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def running(project: Path) -> Iterator[subprocess.Popen[str]]:
+def redis_db() -> Iterator[str]:
+    """A Redis database for this test alone: the real delivery worker takes whatever the outbox there holds."""
+    client = redis.Redis(host=os.environ.get("REDIS_HOST", "127.0.0.1"), port=int(os.environ.get("REDIS_PORT", "6379")),
+                         db=REDIS_DB)
+    yield str(REDIS_DB)
+    for key in client.scan_iter("gzcp:*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def running(project: Path, redis_db: str) -> Iterator[subprocess.Popen[str]]:
+    app_port = free_port()
     env: Dict[str, str] = {
         **os.environ, "PYTHONPATH": str(project), "RASA_PORT": str(free_port()), "ACTIONS_PORT": str(free_port()),
-        "APP_PORT": str(free_port()), "RASA_REPLICAS": "1", "RASA_AUTH_TOKEN": "t", "INTAKE_API_KEY": "k",
-        "REDIS_DB": os.environ.get("TEST_REDIS_DB", "15"), "DATABASE_URL": f"sqlite:///{project / 'leads.db'}",
-        "RETENTION_INTERVAL_SECONDS": "3600", "TELEGRAM_BOT_TOKEN": "",
+        "APP_PORT": str(app_port), "INTAKE_URL": f"http://127.0.0.1:{app_port}", "RASA_REPLICAS": "1",
+        "RASA_AUTH_TOKEN": "t", "INTAKE_API_KEY": "k", "REDIS_DB": redis_db,
+        "DATABASE_URL": f"sqlite:///{project / 'leads.db'}", "RETENTION_INTERVAL_SECONDS": "3600",
+        "TELEGRAM_BOT_TOKEN": "",
     }
     env.pop("RASA_URLS", None)
     proc = subprocess.Popen(["bash", str(project / "scripts" / "run_all.sh")], cwd=project, env=env, text=True,
