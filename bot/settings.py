@@ -79,6 +79,9 @@ class Settings(BaseSettings):
 
     metrics_token: str = ""
 
+    # The retention job (python -m bot.retention): `make run` runs it at start, then every this many seconds.
+    retention_interval_seconds: Annotated[int, Field(ge=60)] = 86400
+
     # Telegram bridge (python -m bot.telegram) and staff alerts.
     telegram_bot_token: str = ""
     telegram_api_base_url: str = ""

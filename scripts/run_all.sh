@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the action server, the Rasa replicas and the web app (and the Telegram bridge when a token is set),
-# wait until each answers, and stop them all on Ctrl-C. Logs go to var/log/.
+# wait until each answers, and stop them all on Ctrl-C. Logs go to var/log/. Each process runs under
+# scripts/supervise.py, which restarts it with a back-off whenever it dies ("restarted <name> (exit <code>)").
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p var/log
@@ -8,11 +9,12 @@ pids=()
 stop() { echo; echo "stopping..."; for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done; wait; exit 0; }
 trap stop INT TERM
 
-start() { # name, log, command...
-  local name=$1 log=$2; shift 2
-  "$@" >"var/log/$log" 2>&1 &
+start() { # name, log, [--every SECONDS,] command...: kept running by the supervisor, which says "started ..."
+  local name=$1 log=$2 every=(); shift 2
+  if [ "$1" = --every ]; then every=(--every "$2"); shift 2; fi
+  : >"var/log/$log"
+  .venv-app/bin/python -m scripts.supervise --name "$name" --log "var/log/$log" "${every[@]}" -- "$@" &
   pids+=($!)
-  echo "started $name (pid $!, log var/log/$log)"
 }
 wait_http() { # name, url, seconds
   for _ in $(seq 1 "$3"); do
@@ -45,6 +47,9 @@ export RASA_URLS
 start "web app" app.log .venv-app/bin/uvicorn bot.main:app --host 127.0.0.1 --port "$APP_PORT"
 # Takes leads from the Redis outbox to the intake, retrying until each is stored.
 start "delivery worker" delivery.log .venv-app/bin/python -m bot.leads.delivery run
+# Deletes what is older than the consent notice's retention period: now, then every RETENTION_INTERVAL_SECONDS.
+start "retention job" retention.log --every "${RETENTION_INTERVAL_SECONDS:-86400}" \
+  .venv-app/bin/python -m bot.retention
 if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
   start "telegram bridge" telegram.log .venv-app/bin/python -m bot.telegram
 fi

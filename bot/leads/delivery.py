@@ -8,6 +8,12 @@ Retries back off exponentially (1 s doubling to 5 min, with jitter) and always s
 Idempotency-Key, so a lead that reached the intake before a timeout is not stored twice. A job the intake
 refuses for good (a 4xx other than 401/403/408/429) is kept in the outbox's `dead` set and shown by
 `status` and the intake's /api/leads/outbox, never dropped.
+
+One bad job never stops the worker: a job it cannot read (not JSON, a field missing or of the wrong type, a
+kind it does not know) is dead-lettered with the reason; a 2xx answer that is not the intake's JSON is retried
+(the same Idempotency-Key makes that safe); any other exception while handling a job is retried, and after
+MAX_WORKER_ERRORS of them the job is dead-lettered; an exception outside any job pauses the loop, never ends it.
+Logs and stored reasons name the kind of failure, never a job's contents.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import socket
 import sys
 import threading
 import time
-from typing import Optional
+import traceback
+from typing import Any, Dict, Optional
 
 import httpx
 import redis
@@ -32,7 +39,7 @@ from bot.settings import settings
 from bot.shared import logs
 from bot.shared.config import ConfigError
 from bot.shared.erasure import forget_conversation
-from bot.shared.outbox import Job, Outbox
+from bot.shared.outbox import Claimed, Job, Outbox, Unreadable
 from bot.shared.redis_conn import KEY_PREFIX, conversation_keys, redis_from_env, verify_at_start
 from bot.shared.secrets import refuse_development_secrets
 
@@ -41,6 +48,12 @@ logger = logging.getLogger("bot.leads.delivery")
 MAX_BACKOFF_SECONDS = 300.0
 RETRYABLE_4XX = {401, 403, 404, 408, 409, 425, 429}  # configuration or load problems that a later try may not meet
 LOCK_WAIT_SECONDS = 20.0
+MAX_WORKER_ERRORS = 5  # unexpected exceptions on one job before it is dead-lettered (a bug, not a passing fault)
+LOOP_ERROR_PAUSE_SECONDS = 2.0
+
+
+class BadAnswer(Exception):
+    """The intake answered 2xx with something that is not its JSON (a proxy's page, a truncated body...)."""
 
 
 def backoff(attempts: int) -> float:
@@ -70,6 +83,9 @@ class Delivery:
             except redis.RedisError as error:
                 logger.warning("outbox unreachable (%s); retrying in 2 s", error.__class__.__name__)
                 stop.wait(2.0)
+            except Exception as error:  # a bug outside any one job: claimed jobs come back when their lease ends
+                logger.error("delivery loop error (%s); going on in %.0f s", _where(error), LOOP_ERROR_PAUSE_SECONDS)
+                stop.wait(LOOP_ERROR_PAUSE_SECONDS)
         logger.info("delivery worker stopped")
 
     def deliver_due(self, limit: int = 20) -> int:
@@ -78,7 +94,12 @@ class Delivery:
             self.handle(job)
         return len(jobs)
 
-    def handle(self, job: Job) -> None:
+    def handle(self, item: Claimed) -> None:
+        """Deliver one job; whatever goes wrong with it stays with it (retried or dead-lettered)."""
+        if isinstance(item, Unreadable):
+            self._bury_unreadable(item)
+            return
+        job = item
         try:
             if job.kind == "erase":
                 self._erase(job)
@@ -86,6 +107,28 @@ class Delivery:
                 self._deliver(job)
         except httpx.HTTPError as error:
             self._retry(job, f"{error.__class__.__name__}: intake unreachable")
+        except BadAnswer as error:
+            self._retry(job, f"bad answer: {error}")
+        except redis.RedisError:
+            raise  # the outbox itself: the loop waits for Redis, the job's lease brings it back
+        except Exception as error:
+            self._worker_error(job, error)
+
+    def _bury_unreadable(self, item: Unreadable) -> None:
+        logger.error("job %s cannot be read (%s), kept in the dead-letter set", logs.mask(item.id), item.reason)
+        self.outbox.bury_unreadable(item)
+        metrics.unreadable(self.outbox)
+
+    def _worker_error(self, job: Job, error: Exception) -> None:
+        job.worker_errors += 1
+        reason = f"worker error: {_where(error)}"
+        if job.worker_errors >= MAX_WORKER_ERRORS:
+            logger.error("job %s (%s) failed the worker %d times, kept in the dead-letter set: %s",
+                         job.id, job.kind, job.worker_errors, reason)
+            self.outbox.bury(job, reason)
+            metrics.finished(self.outbox, job, "failed")
+            return
+        self._retry(job, reason)
 
     def _retry(self, job: Job, error: str) -> None:
         delay = backoff(job.attempts)
@@ -104,7 +147,7 @@ class Delivery:
         response = self.http.post(f"{self.intake_url}/api/leads", json=job.body,
                                   headers={**self.headers, "Idempotency-Key": job.id})
         if response.status_code in (200, 201):
-            lead_id = response.json().get("id")
+            lead_id = _json_field(response, "id", str)
             logger.info("job %s delivered as lead %s%s", job.id, lead_id,
                         " (replay)" if response.status_code == 200 else "")
             self.outbox.done(job)
@@ -131,7 +174,7 @@ class Delivery:
             if response.status_code != 200:
                 self._retry(job, f"HTTP {response.status_code}: {_detail(response)}")
                 return
-            deleted = int(response.json().get("deleted", 0))
+            deleted = _json_field(response, "deleted", int)
             # Tell the waiting action now; the conversation itself can only go once its turn has ended.
             self.outbox.report(job.id, {"deleted": deleted})
             if (job.body or {}).get("intake_only"):
@@ -160,6 +203,28 @@ class Delivery:
         return True
 
 
+def _json_field(response: httpx.Response, name: str, kind: Any) -> Any:
+    """A field of the intake's JSON answer; BadAnswer when the answer is not that (the job is retried)."""
+    try:
+        body: Dict[str, Any] = response.json()
+    except ValueError:  # not JSON, or not UTF-8
+        raise BadAnswer(f"HTTP {response.status_code} that is not JSON") from None
+    value = body.get(name) if isinstance(body, dict) else None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise BadAnswer(f"HTTP {response.status_code} without {name!r}")
+    return value
+
+
+def _where(error: BaseException) -> str:
+    """An exception's type and the innermost line it came from: enough to find the bug, and no message (a
+    message may quote a job's contents)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return type(error).__name__
+    last = frames[-1]
+    return f"{type(error).__name__} at {os.path.basename(last.filename)}:{last.lineno}"
+
+
 def _detail(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -167,7 +232,8 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:300]
     detail = body.get("detail", body) if isinstance(body, dict) else body
     if isinstance(detail, list):  # pydantic errors: where and what, not the input (it may hold contact details)
-        return "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}" for d in detail)[:1000]
+        return "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}"
+                         for d in detail if isinstance(d, dict))[:1000]
     return str(detail)[:1000]
 
 

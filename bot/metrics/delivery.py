@@ -15,12 +15,21 @@ def _prefix(outbox: Outbox) -> str:
 
 
 def finished(outbox: Outbox, job: Job, result: str) -> None:
-    """delivered, replayed, refused, dropped or erased."""
+    """delivered, replayed, refused, dropped, erased or failed (dead-lettered after repeated worker errors)."""
     record(outbox.redis, DELIVERY_RESULTS.increment(kind=job.kind, result=result), _prefix(outbox))
+
+
+def unreadable(outbox: Outbox) -> None:
+    """A job the worker could not read, dead-lettered (its kind is not known: counted as "other")."""
+    record(outbox.redis, DELIVERY_RESULTS.increment(kind="other", result="unreadable"), _prefix(outbox))
 
 
 def retry_reason(error: str) -> str:
     """The kind of failure, from the worker's own wording of it (see Delivery.handle/_deliver/_erase)."""
+    if error.startswith("bad answer"):
+        return "bad_answer"
+    if error.startswith("worker error"):
+        return "worker_error"
     if error.startswith("HTTP 5"):
         return "http_5xx"
     if error.startswith("HTTP "):

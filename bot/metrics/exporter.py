@@ -10,6 +10,7 @@ private network reaches the app).
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Dict, Iterable, Iterator, Tuple
 
 import redis
@@ -29,6 +30,7 @@ from bot.shared.metrics import SHARED_METRICS, SharedMetric
 from bot.shared.outbox import Outbox
 from bot.shared.redis_conn import KEY_PREFIX, redis_from_env
 
+logger = logging.getLogger(__name__)
 disable_created_metrics()  # no `_created` twin for every counter series: Prometheus does not need them
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
@@ -107,20 +109,24 @@ class SharedCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         client = redis_from_env(socket_timeout=1.0, socket_connect_timeout=0.5)
+        values: Dict[str, float] = {}
+        stats = None
         try:
             values = shared.read(client, self.prefix)
-            stats = Outbox(client, prefix=self.prefix).stats()
             up = 1.0
+            stats = Outbox(client, prefix=self.prefix).stats()
         except redis.RedisError:
-            values, stats, up = {}, None, 0.0
+            up = 0.0
+        except Exception as error:  # the outbox's figures only: a scrape never fails on what Redis holds
+            logger.error("metrics: outbox figures not readable (%s)", type(error).__name__)
         finally:
             client.close()
         yield GaugeMetricFamily(REDIS_UP[0], REDIS_UP[1], value=up)
-        if stats is None:
+        if not up:
             return
         for metric in SHARED_METRICS:
             yield _family(metric, values)
-        for name, key, text in OUTBOX_GAUGES:
+        for name, key, text in OUTBOX_GAUGES if stats is not None else ():
             yield GaugeMetricFamily(name, text, value=float(stats[key]))
 
 

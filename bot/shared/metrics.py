@@ -103,14 +103,17 @@ FALLBACKS = SharedMetric(
 DELIVERY_RESULTS = SharedMetric(
     "gzcp_delivery_results_total",
     "Outbox jobs the delivery worker finished: delivered (201), replayed (200: the intake already had it), "
-    "refused (kept in the dead-letter set), dropped (its conversation was erased first), erased (an erasure done).",
-    {"kind": KINDS, "result": ("delivered", "replayed", "refused", "dropped", "erased")},
+    "refused (kept in the dead-letter set), dropped (its conversation was erased first), erased (an erasure done), "
+    "unreadable (not a job this worker can read, kind other) and failed (the worker failed on it repeatedly): "
+    "both dead-lettered with the reason.",
+    {"kind": KINDS, "result": ("delivered", "replayed", "refused", "dropped", "erased", "unreadable", "failed")},
 )
 DELIVERY_RETRIES = SharedMetric(
     "gzcp_delivery_retries_total",
     "Delivery attempts that will be tried again later: intake unreachable, a 5xx, a retryable 4xx "
-    "(401/403/404/408/409/425/429), or the conversation still in use by Rasa (busy).",
-    {"kind": KINDS, "reason": ("unreachable", "http_5xx", "http_4xx", "busy")},
+    "(401/403/404/408/409/425/429), the conversation still in use by Rasa (busy), a 2xx answer that is not the "
+    "intake's JSON (bad_answer), or an unexpected error of the worker on that job (worker_error).",
+    {"kind": KINDS, "reason": ("unreachable", "http_5xx", "http_4xx", "busy", "bad_answer", "worker_error")},
 )
 
 SHARED_METRICS: Tuple[SharedMetric, ...] = (CHAT_MESSAGES, CHAT_RASA_LATENCY, FALLBACKS, DELIVERY_RESULTS, DELIVERY_RETRIES)

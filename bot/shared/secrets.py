@@ -8,6 +8,7 @@ value). Plain Python for both runtimes: the action server, the Rasa add-ons and 
 
 from __future__ import annotations
 
+import sys
 from typing import Callable, Dict, List, Optional
 
 from bot.shared.config import env_str
@@ -56,11 +57,27 @@ def development_secrets(getenv: Callable[[str], str] = env_str) -> List[str]:
     return problems + ([redis] if redis else [])
 
 
+EX_CONFIG = 78  # sysexits.h "configuration error": the process runner does not restart such a process
+
+
+class RefusedToStart(SystemExit):
+    """Exit with EX_CONFIG; the message (names only) is printed to stderr before."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(EX_CONFIG)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def refuse_development_secrets(process: str) -> None:
     """Stop `process` at start with APP_ENV=production while any secret is empty or a development value."""
     if not production():
         return
     problems = development_secrets()
     if problems:
-        raise SystemExit(f"{process}: refusing to start with APP_ENV=production: " + "; ".join(problems))
+        message = f"{process}: refusing to start with APP_ENV=production: " + "; ".join(problems)
+        print(f"error: {message}", file=sys.stderr)
+        raise RefusedToStart(message)
 

@@ -328,6 +328,46 @@ def test_retry_reasons_follow_the_workers_wording() -> None:
     assert retry_reason("HTTP 503: intake is not configured") == "http_5xx"
     assert retry_reason("HTTP 429: slow down") == "http_4xx"
     assert retry_reason("conversation still in use; erasing its history later") == "busy"
+    assert retry_reason("bad answer: HTTP 201 that is not JSON") == "bad_answer"
+    assert retry_reason("worker error: TypeError at delivery.py:120") == "worker_error"
+
+
+POISON = ("{not json", b"\xff\xfe binary", "[1, 2]", '{"id": "x", "kind": "lead"}', '{"created_at": "soon"}')
+
+
+def test_poisoned_jobs_in_the_outbox_and_dead_letters_never_break_a_scrape(client: TestClient, r13: redis.Redis) -> None:
+    outbox = Outbox(r13)
+    good = outbox.put("lead", "c1", {"kind": "lead", "conversation_id": "c1"})
+    for i, raw in enumerate(POISON):
+        r13.hset(outbox.key("jobs"), f"bad-{i}", raw)
+        r13.zadd(outbox.key("due"), {f"bad-{i}": 0})
+        r13.hset(outbox.key("dead"), f"dead-{i}", raw)
+    r13.set(outbox.key("worker", "ghost"), "not a time")
+    text = scrape(client)
+    assert sample(text, "gzcp_metrics_redis_up") == 1
+    assert sample(text, "gzcp_outbox_pending_jobs") == 1 + len(POISON)
+    assert sample(text, "gzcp_outbox_dead_jobs") == len(POISON)
+    listed = client.get("/api/leads/outbox", headers={"X-API-Key": API_KEY})
+    assert listed.status_code == 200 and listed.json()["pending"] == 1 + len(POISON)
+    assert {j["id"] for j in listed.json()["refused"]} == {f"dead-{i}" for i in range(len(POISON))}
+    # The worker dead-letters the unreadable ones and counts them; the scrape still answers.
+    delta = Delta(client)
+    worker = Delivery(outbox, httpx.Client(transport=httpx.MockTransport(FakeIntake().handler)), "http://intake", "k")
+    worker.deliver_due()
+    assert [j.id for j in outbox.pending()] == [] and good.id not in {j.id for j in outbox.dead()}
+    assert delta("gzcp_delivery_results_total", kind="other", result="unreadable") == len(POISON)
+    assert sample(scrape(client), "gzcp_outbox_dead_jobs") == 2 * len(POISON)
+
+
+def test_a_bug_in_the_outbox_figures_costs_those_figures_not_the_scrape(client: TestClient,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: Outbox) -> dict:
+        raise TypeError("a bug in the figures")
+
+    monkeypatch.setattr(Outbox, "stats", broken)
+    text = scrape(client)
+    assert sample(text, "gzcp_metrics_redis_up") == 1 and "gzcp_outbox_pending_jobs" not in text
+    assert "gzcp_chat_messages_total" in text
 
 
 def test_the_shared_hash_holds_only_known_fields(client: TestClient, env: FakeRasa, r13: redis.Redis) -> None:

@@ -28,7 +28,8 @@ def test_on_means_true_rather_than_the_default(monkeypatch) -> None:
 
 def test_values_are_checked_beyond_their_type(monkeypatch) -> None:
     for name, value in [("REDIS_PORT", "70000"), ("STAFF_TIMEZONE", "Mars/Olympus"), ("CHAT_RASA_RETRY_DELAYS", "1,-2"),
-                        ("TELEGRAM_MODE", "carrier-pigeon"), ("CHAT_RASA_TIMEOUT_SECONDS", "0")]:
+                        ("TELEGRAM_MODE", "carrier-pigeon"), ("CHAT_RASA_TIMEOUT_SECONDS", "0"),
+                        ("RETENTION_INTERVAL_SECONDS", "daily"), ("RETENTION_INTERVAL_SECONDS", "10")]:
         monkeypatch.setenv(name, value)
         with pytest.raises(ConfigError, match=name):
             settings()

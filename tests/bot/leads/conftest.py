@@ -7,11 +7,13 @@ Set TEST_DATABASE_URL to point at another server; an unreachable server fails th
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -20,8 +22,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, upgrade
+from bot.leads.delivery import Delivery
 from bot.leads.models import Lead
 from bot.main import create_app
+from bot.shared.outbox import Outbox
+from tests import redis_env
+from tests.bot.leads.fakes import FakeIntake
 from tests.bot.sessions import use_sessions
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -139,3 +145,29 @@ PROFILE: Dict[str, Any] = {
     "country": "Germany",
     "guangzhou_presence": "present",
 }
+
+
+# --- the outbox and the delivery worker (test_outbox.py, test_delivery.py) ---------------------------------
+
+OUTBOX_REDIS_DB = int(os.environ.get("TEST_OUTBOX_REDIS_DB", "13"))
+
+
+@pytest.fixture
+def outbox() -> Iterator[Outbox]:
+    client = redis_env.client(OUTBOX_REDIS_DB, decode_responses=True)
+    prefix = f"t{time.time_ns()}"
+    yield Outbox(client, prefix=prefix)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+@pytest.fixture
+def intake() -> FakeIntake:
+    return FakeIntake()
+
+
+@pytest.fixture
+def delivery(outbox: Outbox, intake: FakeIntake) -> Delivery:
+    http = httpx.Client(transport=httpx.MockTransport(intake.handler))
+    worker = Delivery(outbox, http, "http://intake", "k", tracker_prefix=outbox.base.rsplit(":", 1)[0])
+    return worker

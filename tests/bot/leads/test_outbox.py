@@ -6,75 +6,17 @@ end-to-end test in tests/integration runs the real one.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
-from typing import Callable, Dict, Iterator, List
-
-import httpx
-import pytest
+from typing import Callable
 
 from bot.leads.delivery import Delivery, backoff
 from bot.shared.funnel import Funnel
 from bot.shared.outbox import Outbox
 from bot.shared.redis_conn import conversation_keys
-from tests import redis_env
+from tests.bot.leads.fakes import FakeIntake
 
-REDIS_DB = int(os.environ.get("TEST_OUTBOX_REDIS_DB", "13"))
-
-
-@pytest.fixture
-def outbox() -> Iterator[Outbox]:
-    client = redis_env.client(REDIS_DB, decode_responses=True)
-    prefix = f"t{time.time_ns()}"
-    yield Outbox(client, prefix=prefix)
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
-
-
-class FakeIntake:
-    """Stores by Idempotency-Key like the real intake; can be switched off or made to refuse."""
-
-    def __init__(self) -> None:
-        self.stored: Dict[str, dict] = {}
-        self.calls: List[str] = []
-        self.up = True
-        self.refuse = False
-        self.deleted: List[str] = []
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append(request.method)
-        if not self.up:
-            raise httpx.ConnectError("intake down", request=request)
-        if request.method == "DELETE":
-            conversation = request.url.params["conversation_id"]
-            self.deleted.append(conversation)
-            gone = [k for k, v in self.stored.items() if v["conversation_id"] == conversation]
-            for key in gone:
-                del self.stored[key]
-            return httpx.Response(200, json={"deleted": len(gone)})
-        if request.headers.get("X-API-Key") != "k":
-            return httpx.Response(401, json={"detail": "missing or wrong X-API-Key"})
-        if self.refuse:
-            return httpx.Response(422, json={"detail": [{"loc": ["body", "contact", "email"], "msg": "bad",
-                                                        "input": "secret@example.com"}]})
-        key = request.headers["Idempotency-Key"]
-        replay = key in self.stored
-        self.stored.setdefault(key, json.loads(request.content))
-        return httpx.Response(200 if replay else 201, json={"id": f"lead-{key}"})
-
-
-@pytest.fixture
-def intake() -> FakeIntake:
-    return FakeIntake()
-
-
-@pytest.fixture
-def delivery(outbox: Outbox, intake: FakeIntake) -> Delivery:
-    http = httpx.Client(transport=httpx.MockTransport(intake.handler))
-    worker = Delivery(outbox, http, "http://intake", "k", tracker_prefix=outbox.base.rsplit(":", 1)[0])
-    return worker
+__all__ = ["FakeIntake", "body", "make_due", "wait_for"]  # tests/bot/test_metrics.py uses them too
 
 
 def body(conversation: str = "c1") -> dict:

@@ -40,6 +40,7 @@ def test_production_refuses_each_development_secret(monkeypatch: pytest.MonkeyPa
     with pytest.raises(SystemExit, match=name) as stopped:
         refuse_development_secrets("web app")
     assert "dev-only-something" not in str(stopped.value)
+    assert stopped.value.code == 78  # EX_CONFIG: the process runner does not restart it
 
 
 @pytest.mark.parametrize("url", ["", "redis://127.0.0.1:6379/0", "redis://user@host:6379/0", "http://:p@host"])

@@ -1,0 +1,5 @@
+import sys
+
+from bot.retention.purge import main
+
+sys.exit(main())
