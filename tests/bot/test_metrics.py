@@ -40,6 +40,7 @@ from tests.fakes.server import ServerThread
 
 REDIS_DB = 13
 API_KEY = "metrics-test-key"
+ADMIN_KEY = "metrics-test-admin-key"  # reads the outbox (scope read/erase)
 
 
 def _redis() -> redis.Redis:
@@ -80,6 +81,7 @@ def env(monkeypatch: pytest.MonkeyPatch, rasa: FakeRasa, r13: redis.Redis) -> Fa
     monkeypatch.setenv("CHAT_RATE_PER_MINUTE", "1000")
     monkeypatch.setenv("CHAT_RATE_PER_MINUTE_IP", "1000")
     monkeypatch.setenv("INTAKE_API_KEY", API_KEY)
+    monkeypatch.setenv("INTAKE_ADMIN_KEY", ADMIN_KEY)
     monkeypatch.delenv("METRICS_TOKEN", raising=False)
     return rasa
 
@@ -347,7 +349,7 @@ def test_poisoned_jobs_in_the_outbox_and_dead_letters_never_break_a_scrape(clien
     assert sample(text, "gzcp_metrics_redis_up") == 1
     assert sample(text, "gzcp_outbox_pending_jobs") == 1 + len(POISON)
     assert sample(text, "gzcp_outbox_dead_jobs") == len(POISON)
-    listed = client.get("/api/leads/outbox", headers={"X-API-Key": API_KEY})
+    listed = client.get("/api/leads/outbox", headers={"X-API-Key": ADMIN_KEY})
     assert listed.status_code == 200 and listed.json()["pending"] == 1 + len(POISON)
     assert {j["id"] for j in listed.json()["refused"]} == {f"dead-{i}" for i in range(len(POISON))}
     # The worker dead-letters the unreadable ones and counts them; the scrape still answers.
