@@ -119,10 +119,12 @@ class WeChatAPI:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         response = await self.http.post(f"{self.base_url}{path}", params=params, content=content,
                                         headers={"Content-Type": "application/json; charset=utf-8"})
+        if response.status_code != 200:  # WeChat answers 200 with an errcode; anything else is on the way there
+            raise WeChatAPIError(-1, f"HTTP {response.status_code}")
         try:
             data = response.json()
         except ValueError:
-            raise WeChatAPIError(-1, f"HTTP {response.status_code}, not JSON") from None
+            raise WeChatAPIError(-1, "not JSON") from None
         if not isinstance(data, dict):
             raise WeChatAPIError(-1, f"HTTP {response.status_code}, unexpected answer")
         return data

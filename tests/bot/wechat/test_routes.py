@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.main import create_app
+from bot.metrics.exporter import sample
 from bot.shared.erasure import forget_conversation
 from bot.shared.redis_conn import conversation_keys
 from bot.wechat.channel import sender_of
@@ -38,7 +39,7 @@ def scripted(sender: str, message: str) -> List[Dict[str, Any]]:
     if message == "员工":
         return [{"text": "贵机构大约有多少员工？直接输入数字即可。", "buttons": BANDS}]
     if message == "长":
-        return [{"text": "\n\n".join("广州城市合伙人计划的第%d段介绍。" % i + "内容" * 300 for i in range(4))}]
+        return [{"text": "\n\n".join(f"广州城市合伙人计划的第{i}段介绍。" + "内容" * 300 for i in range(4))}]
     return [{"text": f"echo: {message}"}]
 
 
@@ -263,3 +264,15 @@ def test_logs_hold_neither_the_openid_nor_what_was_written(quick_client: TestCli
     assert "customer-service" in logged and "signature mismatch" in logged  # it did log, just not that
     assert OPENID not in logged and "li@example.cn" not in logged and "我的邮箱" not in logged
     assert MORE not in logged
+
+
+def test_wechat_messages_are_counted_under_their_channel(client: TestClient, rasa_script: FakeRasa) -> None:
+    def count(outcome: str) -> float:
+        return sample(client.get("/metrics").text, "gzcp_chat_messages_total", channel="wechat", outcome=outcome)
+
+    before = count("answered"), count("unavailable")
+    post(client, wx.text_xml(OPENID, "你好", 2201))
+    rasa_script.down = True
+    post(client, wx.text_xml(OPENID, "在吗", 2202))
+    time.sleep(0.2)
+    assert (count("answered") - before[0], count("unavailable") - before[1]) == (1, 1)
