@@ -121,7 +121,8 @@ class WeChatChannel:
             try:
                 texts = await asyncio.wait_for(asyncio.shield(ready), timeout=max(0.0, remaining))
             except asyncio.TimeoutError:
-                logger.info("wechat: the answer took over %.1f s; it goes through the customer-service API", self.reply_seconds)
+                logger.warning("wechat: the answer took over %.1f s; it goes through the customer-service API",
+                               self.reply_seconds)
                 return None
             if len(texts) != 1:
                 return None  # several messages: all through the API, in order
