@@ -1,5 +1,5 @@
 """The web app on :8000 (FastAPI): health, the program API, lead intake, the staff console, the chat
-gateway to the Rasa replicas and the landing page with its widget."""
+gateway to the Rasa replicas, the WeChat channel and the landing page with its widget."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from bot.shared.secrets import refuse_development_secrets
 from bot.staff.app import install as install_staff
 from bot.web.program_api import router as program_router
 from bot.web.routes import router as web_router
+from bot.wechat.routes import router as wechat_router
 
 
 def create_app() -> FastAPI:
@@ -37,6 +38,7 @@ def create_app() -> FastAPI:
     app.include_router(leads_router)
     install_staff(app)  # the staff console: /staff pages and the /api/staff JSON API (issue 4)
     app.include_router(chat_router)  # the widget's gateway to Rasa (issue 5)
+    app.include_router(wechat_router)  # /api/wechat: the WeChat Official Account channel (issue 17)
     app.include_router(web_router)  # `/` landing page and the widget's files
 
     app.include_router(health_router)  # /healthz and /readyz

@@ -9,6 +9,8 @@ change them freely).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import os
 from typing import Annotated, Any, List, Literal, Optional, Tuple
@@ -91,6 +93,14 @@ class Settings(BaseSettings):
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: Port = 8443
 
+    # WeChat Official Account channel (/api/wechat, bot/wechat). Empty WECHAT_TOKEN: the channel is off (404).
+    wechat_token: str = ""  # the Token of the account's server configuration (3-32 letters and digits)
+    wechat_aes_key: str = ""  # its EncodingAESKey (43 characters), for safe (encrypted) mode
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_api_base_url: str = ""  # empty: https://api.weixin.qq.com (tests point it at a fake)
+    wechat_reply_seconds: Annotated[float, Field(gt=0, le=4.5)] = 4.0  # WeChat waits 5 s for a passive reply
+
     @field_validator("rasa_urls", "chat_allowed_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -140,6 +150,40 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("wechat_token")
+    @classmethod
+    def _wechat_token(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (3 <= len(value) <= 32 and value.isascii() and value.isalnum()):
+            raise ValueError("must be 3-32 letters and digits, as the Official Account's server settings take it")
+        return value
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _wechat_aes_key(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            try:
+                key = base64.b64decode(value + "=", validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            if len(value) != 43 or len(key) != 32:
+                raise ValueError("must be the account's EncodingAESKey: 43 letters and digits")
+        return value
+
+    @field_validator("wechat_app_secret")
+    @classmethod
+    def _wechat_app(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if info.data.get("wechat_token") and not (value and (info.data.get("wechat_app_id") or "").strip()):
+            raise ValueError("WECHAT_TOKEN turns the WeChat channel on, which needs WECHAT_APP_ID and WECHAT_APP_SECRET "
+                             "too (slow answers go out through the customer-service message API)")
+        return value
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_token)
 
     @property
     def rasa_replicas(self) -> List[str]:

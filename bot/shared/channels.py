@@ -23,7 +23,8 @@ class Channel:
 
 WEB = Channel("web", "web-")
 TELEGRAM = Channel("telegram", "telegram-")
-CHANNELS: Tuple[Channel, ...] = (WEB, TELEGRAM)
+WECHAT = Channel("wechat", "wechat-")  # a WeChat Official Account (bot/wechat): `wechat-<derived id of the OpenID>`
+CHANNELS: Tuple[Channel, ...] = (WEB, TELEGRAM, WECHAT)
 # A sender no channel claims reached Rasa's REST webhook directly (a script, a test, an integration).
 DIRECT = "rest"
 NAMES: Tuple[str, ...] = tuple(c.name for c in CHANNELS)

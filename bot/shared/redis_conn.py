@@ -199,6 +199,7 @@ class ConversationKeys:
     turns: str  # message ids of the stored turns (rasa_addons.tracker_store)
     language: str  # the language the channel last told Rasa (bot.chat.store.LanguageMemory)
     buttons: str  # payloads behind this conversation's Telegram buttons (bot.telegram.keyboards)
+    choices: str  # payloads behind the numbered list last shown on WeChat (bot.wechat.choices)
 
     @property
     def lock(self) -> Tuple[str, str, str]:
@@ -206,7 +207,8 @@ class ConversationKeys:
 
     @property
     def all(self) -> Tuple[str, ...]:
-        return (self.tracker, self.lock_queue, self.lock_leases, self.lock_seq, self.turns, self.language, self.buttons)
+        return (self.tracker, self.lock_queue, self.lock_leases, self.lock_seq, self.turns, self.language, self.buttons,
+                self.choices)
 
 
 def conversation_keys(conversation_id: str, prefix: str = KEY_PREFIX) -> ConversationKeys:
@@ -219,4 +221,5 @@ def conversation_keys(conversation_id: str, prefix: str = KEY_PREFIX) -> Convers
         turns=f"{prefix}:turns:{conversation_id}",
         language=f"{prefix}:chat:lang:{conversation_id}",
         buttons=f"{prefix}:telegram:buttons:{conversation_id}",
+        choices=f"{prefix}:wechat:choices:{conversation_id}",
     )

@@ -26,6 +26,11 @@ SECRETS: Dict[str, str] = {
     "INTAKE_ADMIN_KEY": "lead intake: reading leads and erasing conversations",
     "METRICS_TOKEN": "GET /metrics",
 }
+# Checked only while the WeChat channel is on (WECHAT_TOKEN set): production without WeChat must still start.
+WECHAT_SECRETS: Dict[str, str] = {
+    "WECHAT_TOKEN": "the signatures of WeChat's calls to /api/wechat",
+    "WECHAT_APP_SECRET": "the WeChat API (access tokens, customer-service messages)",
+}
 
 
 def production() -> bool:
@@ -35,7 +40,7 @@ def production() -> bool:
 def secret_problem(name: str, value: str) -> Optional[str]:
     """Why `value` cannot protect anything in production (None when it can)."""
     if not value:
-        return f"{name} is empty ({SECRETS.get(name, 'a secret')} needs one)"
+        return f"{name} is empty ({SECRETS.get(name) or WECHAT_SECRETS.get(name, 'a secret')} needs one)"
     if value.startswith(DEVELOPMENT_PREFIX) or "change-me" in value.lower():
         return f"{name} still has its development value from .env.example"
     if len(value) < MIN_SECRET_CHARS:
@@ -52,7 +57,8 @@ def redis_problem(url: str) -> Optional[str]:
 
 def development_secrets(getenv: Callable[[str], str] = env_str) -> List[str]:
     """Every problem with this environment's secrets (the names only, never the values)."""
-    problems = [p for p in (secret_problem(name, getenv(name)) for name in SECRETS) if p]
+    names = list(SECRETS) + (list(WECHAT_SECRETS) if getenv("WECHAT_TOKEN") else [])
+    problems = [p for p in (secret_problem(name, getenv(name)) for name in names) if p]
     redis = redis_problem(getenv("REDIS_URL"))
     return problems + ([redis] if redis else [])
 

@@ -19,6 +19,7 @@ from bot.chat.store import async_redis_from_env
 from bot.db import get_session
 from bot.leads.models import STATUSES, Lead
 from bot.settings import settings
+from bot.shared.channels import NAMES as channel_names
 from bot.staff import dashboard, events, service
 from bot.staff.auth import StaffPageError, get_redis, session_is_valid, web_user
 from bot.staff.models import StaffUser
@@ -133,7 +134,8 @@ def _list_page(request: Request, kind: str, user: StaffUser, db: Session) -> HTM
     context = {
         "kind": kind, "f": f, "page": page, "statuses": STATUSES, "sorts": list(service.SORTS),
         "categories": service.distinct_values(db, Lead.category, kind),
-        "channels": service.distinct_values(db, Lead.channel, kind),
+        # Every registered channel (bot.shared.channels), and any other value stored (e.g. "rest").
+        "channels": sorted(set(channel_names) | set(service.distinct_values(db, Lead.channel, kind))),
         "assignees": service.emails_by_id(db, [lead.assignee_id for lead in page.items]),
         "qs": lambda **changes: query_string(f, **changes), "organization": service.organization,
         "title": "Leads" if kind == "lead" else "Hand-off requests",

@@ -242,6 +242,7 @@ async def test_apply_starts_or_resumes() -> None:
 def test_channel_comes_from_the_sender_id() -> None:
     assert channel_of(tracker("x", sender="telegram-42").sender_id) == "telegram"
     assert channel_of(tracker("x", sender="web-abc").sender_id) == "web"
+    assert channel_of(tracker("x", sender="wechat-0a1b2c").sender_id) == "wechat"  # the WeChat channel's leads
 
 
 async def test_handoff_form_starts_with_the_offer() -> None:

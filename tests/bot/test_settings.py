@@ -58,3 +58,24 @@ def test_the_app_refuses_to_start_with_a_bad_value() -> None:
     result = subprocess.run([sys.executable, "-c", "import bot.main"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "CHAT_RATE_PER_MINUTE='2O'" in result.stderr
     assert "Traceback" not in result.stderr  # one clear line, not a stack trace
+
+
+def test_the_wechat_channel_is_off_by_default_and_checked_when_on(monkeypatch) -> None:
+    for name in ("WECHAT_TOKEN", "WECHAT_AES_KEY", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
+        monkeypatch.setenv(name, "")
+    assert settings().wechat_enabled is False  # and production does not ask for its secrets (test_secrets.py)
+    monkeypatch.setenv("WECHAT_TOKEN", "wxToken2024")
+    with pytest.raises(ConfigError, match="WECHAT_APP_ID and WECHAT_APP_SECRET"):
+        settings()  # slow answers would have no way out
+    monkeypatch.setenv("WECHAT_APP_ID", "wx49f0ab532d5d035a")
+    monkeypatch.setenv("WECHAT_APP_SECRET", "0123456789abcdef0123456789abcdef")
+    assert settings().wechat_enabled is True
+    for name, value in [("WECHAT_TOKEN", "has space"), ("WECHAT_TOKEN", "x" * 33), ("WECHAT_AES_KEY", "short"),
+                        ("WECHAT_AES_KEY", "!" * 43), ("WECHAT_REPLY_SECONDS", "5")]:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError, match=name) as refused:
+            settings()
+        assert "has space" not in str(refused.value) and "!!!" not in str(refused.value)  # secrets are not echoed
+        monkeypatch.setenv(name, {"WECHAT_TOKEN": "wxToken2024", "WECHAT_REPLY_SECONDS": "4"}.get(name, ""))
+    monkeypatch.setenv("WECHAT_AES_KEY", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR")
+    assert settings().wechat_aes_key.startswith("kWx")

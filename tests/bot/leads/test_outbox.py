@@ -93,6 +93,7 @@ def test_erasure_drops_queued_leads_deletes_stored_ones_and_the_conversation(out
     outbox.redis.zadd(keys.turns, {"m1": 1})
     outbox.redis.set(keys.language, "zh")
     outbox.redis.hset(keys.buttons, "ref", '/inform{"choice":"x"}')
+    outbox.redis.set(keys.choices, '{"letters": false, "payloads": ["/inform{\\"choice\\":\\"x\\"}"]}')  # WeChat's list
     funnel = Funnel(outbox.redis, delivery.tracker_prefix)
     funnel.record_unanswered("I am Li Hua, what is the fee?", language="en", reason="unknown_topic", conversation_id="c1")
     funnel.record_unanswered("what is the fee?", language="en", reason="unknown_topic", conversation_id="c2")
@@ -101,7 +102,7 @@ def test_erasure_drops_queued_leads_deletes_stored_ones_and_the_conversation(out
     delivery.deliver_due()
     assert outbox.wait_result(erase.id, 1) == {"deleted": 1}
     assert stored.id not in intake.stored and other.id in intake.stored
-    assert not outbox.redis.exists(tracker_key, keys.turns, keys.language, keys.buttons)  # the channel's state too
+    assert not outbox.redis.exists(tracker_key, keys.turns, keys.language, keys.buttons, keys.choices)  # channels' state
     assert [q["text"] for q in funnel.unanswered()] == ["what is the fee?"]  # its unanswered questions too
 
 

@@ -55,3 +55,14 @@ def test_development_runs_on_the_example_values(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("APP_ENV", "development")
     monkeypatch.setenv("RASA_AUTH_TOKEN", "dev-only-rasa-token")
     refuse_development_secrets("test")  # no exit
+
+
+def test_production_checks_the_wechat_secrets_only_while_the_channel_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    production_env(monkeypatch, WECHAT_TOKEN="", WECHAT_APP_SECRET="")
+    assert development_secrets() == []  # WeChat not configured: production starts
+    production_env(monkeypatch, WECHAT_TOKEN="wxShortToken", WECHAT_APP_SECRET="")
+    problems = " ".join(development_secrets())
+    assert "WECHAT_TOKEN is shorter than" in problems and "WECHAT_APP_SECRET is empty" in problems
+    assert "wxShortToken" not in problems
+    production_env(monkeypatch, WECHAT_TOKEN="wxToken0123456789abcdef01", WECHAT_APP_SECRET="0123456789abcdef0123456789abcdef")
+    assert development_secrets() == []
