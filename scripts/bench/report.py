@@ -147,6 +147,24 @@ def intake_table(intake: Mapping[str, Any]) -> str:
     return table(header, rows)
 
 
+def long_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = []
+    for key, bot in bots.items():
+        for label in ("single", "concurrent"):
+            long = (bot.get("long") or {}).get(label)
+            if not long:
+                continue
+            rows.append([bot.get("title", key), f"{long['senders']} x {long['turns']}", fmt(long.get("first20_p50_ms"), 1),
+                         fmt(long.get("last20_p50_ms"), 1), fmt(long.get("growth"), 2), fmt(long.get("errors"), 0)])
+        memory = (bot.get("long") or {}).get("redis_bytes_per_conversation")
+        if memory:
+            rows.append([bot.get("title", key), "Redis memory of the single conversation",
+                         f"{memory / 1024:.0f} KiB", f"{(bot['long'].get('redis_bytes_per_turn') or 0):.0f} B/turn", "", ""])
+    if not rows:
+        return "(not measured)"
+    return table(["bot", "senders x turns", "first 20 p50 ms", "last 20 p50 ms", "last / first", "errors"], rows)
+
+
 def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
     meta: Mapping[str, Any] = results.get("meta", {})
     bots: Dict[str, Mapping[str, Any]] = dict(results.get("bots", {}))
@@ -171,6 +189,14 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         "to show (counted in the latencies).",
         "",
         load_table(bots),
+        "",
+        "## Long conversations",
+        "",
+        "One sender holding one conversation of many messages (each after the previous reply), then several such "
+        "senders at once: the median latency of the first 20 turns against the last 20. A turn that reads and "
+        "writes the whole conversation gets slower as it grows; ours reads a bounded window and appends.",
+        "",
+        long_table(bots),
         "",
         "## Start-up, NLU only, memory",
         "",
