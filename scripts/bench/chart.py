@@ -128,8 +128,9 @@ def render(results: Mapping[str, Any], path: Path) -> None:
 
     ax = axes[1][2]
     intake = results.get("intake", {})
-    rates = {"intake": [_value(intake, "intake", "rate_per_s"), _value(intake, "bare", "rate_per_s")]}
-    _grouped(ax, ["our intake (SQLite)", "bare FastAPI endpoint"], rates, {"intake": "#00838f"})
+    rates = {"intake": [_value(intake, "intake", "rate_per_s"), _value(intake, "intake_postgres", "rate_per_s"),
+                        _value(intake, "bare", "rate_per_s")]}
+    _grouped(ax, ["our intake (SQLite)", "our intake (PostgreSQL)", "bare FastAPI endpoint"], rates, {"intake": "#00838f"})
     ax.set_title(f"POST /api/leads, {intake.get('concurrency', '?')} concurrent clients (requests/s)", fontsize=10)
 
     for column, (label, title) in enumerate((("single", "one sender"), ("concurrent", "several senders at once"))):

@@ -150,9 +150,11 @@ async def requests(
     total: int,
     label: str,
     ok_status: int = 201,
-) -> Tuple[LoadSummary, Dict[str, int]]:
+    keep_latencies: bool = False,
+) -> Any:
     """POST `total` requests from `concurrency` clients; make(i) gives request i's JSON body and headers.
-    Returns the summary and a count of each status code seen ("error" for a failed connection)."""
+    Returns the summary and a count of each status code seen ("error" for a failed connection), and with
+    `keep_latencies` the latencies (s) too (to merge the work of several client processes)."""
     queue = itertools.count()
     latencies: List[float] = []
     statuses: Dict[str, int] = {}
@@ -175,7 +177,8 @@ async def requests(
         await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     errors = total - len(latencies)
-    return summarize(label, concurrency, latencies, errors, elapsed), statuses
+    summary = summarize(label, concurrency, latencies, errors, elapsed)
+    return (summary, statuses, latencies) if keep_latencies else (summary, statuses)
 
 
 def parse_calls(base_url: str, token: str, texts: Sequence[str], calls: int) -> LoadSummary:

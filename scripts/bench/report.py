@@ -127,7 +127,8 @@ def breakdown_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
 
 def intake_table(intake: Mapping[str, Any]) -> str:
     rows = []
-    for key, title in (("intake", "our intake (bot.main:app, SQLite)"), ("bare", "bare FastAPI endpoint")):
+    for key, title in (("intake", "our intake (bot.main:app, SQLite)"), ("intake_postgres", "our intake (PostgreSQL)"),
+                       ("bare", "bare FastAPI endpoint")):
         s = intake.get(key)
         if s:
             statuses = ", ".join(f"{code}: {n}" for code, n in sorted(s.get("statuses", {}).items()))
@@ -254,7 +255,8 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         "## Lead intake",
         "",
         f"POST /api/leads, {fmt(results.get('intake', {}).get('requests'), 0)} requests from "
-        f"{fmt(results.get('intake', {}).get('concurrency'), 0)} concurrent clients (one asyncio + httpx process), a distinct "
+        f"{fmt(results.get('intake', {}).get('concurrency'), 0)} concurrent clients "
+        f"({fmt(results.get('intake', {}).get('client_processes', 1), 0)} client processes, asyncio + httpx), a distinct "
         "Idempotency-Key each; the two servers one after the other, same uvicorn settings. When the client's CPU per "
         "request approaches the server's, the rate is the client's limit, not the server's.",
         "",

@@ -116,6 +116,14 @@ def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
         at_most=1 / 3,
         goal="≤ 1/3 of stock",
     )
+    rate_pg = relative(
+        "intake rate on PostgreSQL",
+        _get(intake, "intake_postgres", "rate_per_s"),
+        _get(intake, "bare", "rate_per_s"),
+        "req/s",
+        at_least=0.5,
+        goal="≥ 1/2 of a bare endpoint",
+    )
     rate = relative(
         "intake rate (POST /api/leads)",
         _get(intake, "intake", "rate_per_s"),
@@ -173,6 +181,7 @@ def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
             for label, bot in (("ours, REST", ours), ("gateway, 2 replicas", gateway or {}))
             if _get(bot, "long", "single")
         ],
+        rate_pg,
         both(
             rate.name,
             rate.goal,
