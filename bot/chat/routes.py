@@ -29,6 +29,7 @@ from bot.chat.store import LanguageMemory, RateLimiter, async_redis_from_env
 from bot.metrics.chat import observed, rasa_timer
 from bot.settings import settings
 from bot.shared.channels import WEB
+from bot.shared.redis_conn import conversation_keys
 from bot.shared.replies import Reply
 
 logger = logging.getLogger(__name__)
@@ -216,12 +217,17 @@ async def chat(request: Request) -> Response:
     if len(message) > settings.max_chars:
         return _error(request, settings, "too_large", limit=settings.max_chars)
     token, conversation = _session(request)
-    retry = await _rate_limited(request, gateway, "web", conversation)
+    sender = WEB.sender(conversation)
+    ip = request.client.host if request.client else "unknown"
+    # One round trip: both rate limits, and the language this conversation last told Rasa.
+    retry, remembered = await gateway.limiter.gate(
+        [("web-ip", ip, settings.per_ip), ("web", conversation, settings.per_session)], conversation_keys(sender).language
+    )
     if retry:
         return _error(request, settings, "rate_limited", headers={"Retry-After": str(retry)}, retry=retry)
     try:
         with rasa_timer():
-            turn = await gateway.service.converse(WEB.sender(conversation), message, body.lang)
+            turn = await gateway.service.converse(sender, message, body.lang, remembered=remembered)
     except RasaUnavailable as error:
         logger.warning("chat: rasa unavailable (%s)", error)
         return _error(request, settings, "unavailable")

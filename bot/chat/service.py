@@ -23,6 +23,7 @@ from bot.shared.replies import Button, Reply
 from bot.shared.transcript import turns
 
 GREET = "/greet"
+UNKNOWN: Any = object()  # the remembered language was not read yet
 # First buttons the widget offers before anything is said: topics (topics.yml) and `/intents` (their
 # titles in messages.yml intent_labels).
 STARTERS: Tuple[str, ...] = ("overview", "categories", "/ask_recommendation", "/apply")
@@ -47,30 +48,37 @@ class ChatService:
         self.memory = memory
         self.locks = KeyedLocks()  # one turn at a time per conversation, in the order they came
 
-    async def _apply_language(self, sender: str, language: str) -> None:
-        if await self.memory.get(sender) != language:
-            await self.rasa.set_slot(sender, "language", language)
-
-    async def converse(self, sender: str, text: str, language: Optional[str] = None) -> Turn:
-        """Send one message (typed text or a button payload); raise RasaUnavailable when Rasa fails."""
+    async def converse(self, sender: str, text: str, language: Optional[str] = None,
+                       remembered: Any = UNKNOWN) -> Turn:
+        """Send one message (typed text or a button payload); raise RasaUnavailable when Rasa fails.
+        `remembered`: the conversation's language as the caller already read it from Redis (the gateway
+        reads it in the same round trip as its rate limits), else it is read here when needed."""
         async with self.locks(sender):
-            return await self._converse(sender, text, language)
+            return await self._converse(sender, text, language, remembered)
 
-    async def _converse(self, sender: str, text: str, language: Optional[str]) -> Turn:
+    async def _remembered(self, sender: str, remembered: Any) -> Optional[str]:
+        return await self.memory.get(sender) if remembered is UNKNOWN else remembered
+
+    async def _converse(self, sender: str, text: str, language: Optional[str], remembered: Any) -> Turn:
         detected = detect_language(text)
-        if text.strip().startswith(RESTART):
+        restart = text.strip().startswith(RESTART)
+        if restart:
             await self.memory.forget(sender)  # a restart resets the slot to its initial value
             effective = language or "en"
         elif detected:
             effective = detected  # the actions follow the words of the message themselves
         elif language in ("en", "zh"):
-            await self._apply_language(sender, language)
+            remembered = await self._remembered(sender, remembered)
+            if remembered != language:
+                await self.rasa.set_slot(sender, "language", language)
             effective = language
         else:
-            effective = await self.memory.get(sender) or "en"
+            remembered = await self._remembered(sender, remembered)
+            effective = remembered or "en"
         metadata = {"channel": channel_of(sender), "language": effective}
         replies = await self.rasa.send(sender, text, metadata)
-        if not text.strip().startswith(RESTART):
+        # Written only when it changed (a lost write costs a slot call later, never a wrong language).
+        if not restart and (remembered is UNKNOWN or remembered != effective):
             await self.memory.set(sender, effective)
         return Turn(replies=replies, language=effective)
 

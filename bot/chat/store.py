@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -63,12 +63,46 @@ class LanguageMemory:
             logger.warning("language memory unavailable: %s", type(error).__name__)
 
 
+# KEYS: the counters to raise, then the key to read. ARGV: window TTL. Returns the counts, then the value read.
+_GATE = """
+local out = {}
+for i = 1, #KEYS - 1 do
+  out[i] = redis.call('INCR', KEYS[i])
+  if out[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+end
+out[#KEYS] = redis.call('GET', KEYS[#KEYS]) or ''
+return out
+"""
+
+
 class RateLimiter:
     """Fixed one-minute windows in Redis: INCR a per-window counter, refuse past the limit."""
 
     def __init__(self, client: aioredis.Redis, window_seconds: int = 60) -> None:
         self.redis = client
         self.window = window_seconds
+        self._gate = client.register_script(_GATE)
+
+    def _key(self, scope: str, ident: str, window: int) -> str:
+        return f"{KEY_PREFIX}:chat:rate:{scope}:{ident}:{window}"
+
+    async def gate(self, hits: Sequence[Tuple[str, str, int]], read: str) -> Tuple[int, Optional[str]]:
+        """Count one request against each (scope, ident, limit) and read key `read`, in ONE round trip (a
+        script): (0 or the seconds until the first exceeded window ends, the value read). Redis down: let it
+        through, nothing read."""
+        now = time.time()
+        window = int(now // self.window)
+        active = [(scope, ident, limit) for scope, ident, limit in hits if limit > 0]
+        try:
+            result = await self._gate(keys=[*(self._key(s, i, window) for s, i, _ in active), read],
+                                      args=[self.window + 5])
+        except RedisError as error:
+            logger.warning("rate limiter unavailable, letting the message through: %s", type(error).__name__)
+            return 0, None
+        counts, value = result[:-1], result[-1]
+        over = any(int(count) > limit for count, (_, _, limit) in zip(counts, active, strict=True))
+        retry = max(1, int((window + 1) * self.window - now + 0.999)) if over else 0
+        return retry, (value or None)
 
     async def hit(self, scope: str, ident: str, limit: int) -> int:
         """Count one request; 0 when allowed, else the seconds until the window ends (for Retry-After)."""
@@ -76,7 +110,7 @@ class RateLimiter:
             return 0
         now = time.time()
         window = int(now // self.window)
-        key = f"{KEY_PREFIX}:chat:rate:{scope}:{ident}:{window}"
+        key = self._key(scope, ident, window)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.incr(key)

@@ -15,5 +15,5 @@ def forget_conversation(client: redis.Redis, conversation_id: str, prefix: str =
     its unanswered questions (the funnel's day sets hold only a hash, which links to nothing once this is done).
     The lock queue itself is left to the turn that holds it (the worker waits for it to be empty first)."""
     keys = conversation_keys(conversation_id, prefix)
-    client.delete(keys.tracker, keys.turns, keys.lock_seq, keys.language, keys.buttons, keys.choices)
+    client.delete(keys.tracker, keys.session, keys.turns, keys.lock_seq, keys.language, keys.buttons, keys.choices)
     Funnel(client, prefix).forget(conversation_id)

@@ -192,7 +192,8 @@ class ConversationKeys:
     """Where one conversation lives in Redis: Rasa's stores (rasa_addons) write these, the delivery
     worker erases them. One definition for both sides."""
 
-    tracker: str  # Rasa's tracker (JSON)
+    tracker: str  # Rasa's tracker: the conversation's events, a list (rasa_addons.tracker_store)
+    session: str  # where the current session starts in that list, and its slots after the last turn
     lock_queue: str  # conversation lock: tickets in arrival order (rasa_addons.lock_store)
     lock_leases: str  # ticket -> lease expiry
     lock_seq: str  # arrival counter
@@ -207,14 +208,15 @@ class ConversationKeys:
 
     @property
     def all(self) -> Tuple[str, ...]:
-        return (self.tracker, self.lock_queue, self.lock_leases, self.lock_seq, self.turns, self.language, self.buttons,
-                self.choices)
+        return (self.tracker, self.session, self.lock_queue, self.lock_leases, self.lock_seq, self.turns, self.language,
+                self.buttons, self.choices)
 
 
 def conversation_keys(conversation_id: str, prefix: str = KEY_PREFIX) -> ConversationKeys:
     lock = f"{prefix}:lock:{conversation_id}"
     return ConversationKeys(
         tracker=f"{prefix}:tracker:{conversation_id}",
+        session=f"{prefix}:session:{conversation_id}",
         lock_queue=f"{lock}:q",
         lock_leases=f"{lock}:l",
         lock_seq=f"{lock}:n",

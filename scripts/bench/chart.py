@@ -79,7 +79,7 @@ def render(results: Mapping[str, Any], path: Path) -> None:
     bots: Mapping[str, Mapping[str, Any]] = results.get("bots", {})
     keys = list(bots)
     colours = _colours(keys)
-    fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
+    fig, axes = plt.subplots(3, 3, figsize=(17, 14))
     started = results.get("meta", {}).get("started", "")
     fig.suptitle(f"This assistant vs a stock `rasa init` bot — one run, one machine, one bot at a time ({started})", fontsize=13)
 
@@ -128,9 +128,27 @@ def render(results: Mapping[str, Any], path: Path) -> None:
 
     ax = axes[1][2]
     intake = results.get("intake", {})
-    rates = {"intake": [_value(intake, "intake", "rate_per_s"), _value(intake, "bare", "rate_per_s")]}
-    _grouped(ax, ["our intake (SQLite)", "bare FastAPI endpoint"], rates, {"intake": "#00838f"})
+    rates = {"intake": [_value(intake, "intake", "rate_per_s"), _value(intake, "intake_postgres", "rate_per_s"),
+                        _value(intake, "bare", "rate_per_s")]}
+    _grouped(ax, ["our intake (SQLite)", "our intake (PostgreSQL)", "bare FastAPI endpoint"], rates, {"intake": "#00838f"})
     ax.set_title(f"POST /api/leads, {intake.get('concurrency', '?')} concurrent clients (requests/s)", fontsize=10)
+
+    for column, (label, title) in enumerate((("single", "one sender"), ("concurrent", "several senders at once"))):
+        ax = axes[2][column]
+        for key in keys:
+            long = bots[key].get("long", {}).get(label) or {}
+            series = long.get("p50_ms_by_turn") or []
+            points = [(n + 1, v) for n, v in enumerate(series) if v is not None]
+            if points:
+                ax.plot([p[0] for p in points], [p[1] for p in points], color=colours[key], linewidth=0.9,
+                        label=f"{LABELS.get(key, key)} (x{long.get('growth')})")
+        ax.set_xlabel("turn number in the conversation", fontsize=8)
+        ax.set_ylabel("p50 latency (ms)", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.set_title(f"Long conversations, {title}: latency by turn (last 20 / first 20)", fontsize=10)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    axes[2][2].axis("off")
 
     handles = [Patch(color=colours[key], label=LABELS.get(key, key)) for key in keys]
     fig.legend(handles=handles, loc="upper center", ncol=max(len(handles), 1), bbox_to_anchor=(0.5, 0.955), fontsize=9)

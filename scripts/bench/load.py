@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -102,6 +103,45 @@ async def conversations(
     return summarize(label, concurrency, latencies, outcomes["error"], elapsed, empty=outcomes["empty"])
 
 
+async def long_conversations(
+    transport: Transport, texts: Sequence[str], *, turns: int, senders: int, sender_prefix: str
+) -> Dict[str, Any]:
+    """`senders` users at once, each holding ONE conversation of `turns` messages (cycling through `texts`),
+    each sent after the previous reply. Latency by turn number: does a turn cost more as its conversation
+    grows? Returns the median latency per turn (over the senders), the first and last 20 turns' medians."""
+    by_turn: List[List[float]] = [[] for _ in range(turns)]
+    errors = 0
+
+    async def user(client: httpx.AsyncClient, number: int) -> None:
+        nonlocal errors
+        sender = f"{sender_prefix}-long-{number}"
+        for turn in range(turns):
+            elapsed, outcome = await _say(client, transport, sender, texts[(turn + number) % len(texts)])
+            if outcome == "error":
+                errors += 1
+            else:
+                by_turn[turn].append(elapsed)
+
+    async with _client(senders) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(user(client, n) for n in range(senders)))
+        elapsed = time.perf_counter() - started
+    medians = [round(statistics.median(v) * 1000, 1) if v else None for v in by_turn]
+    head = [m for m in medians[:20] if m is not None]
+    tail = [m for m in medians[-20:] if m is not None]
+    first, last = (statistics.median(head) if head else None), (statistics.median(tail) if tail else None)
+    return {
+        "senders": senders,
+        "turns": turns,
+        "errors": errors,
+        "seconds": round(elapsed, 1),
+        "first20_p50_ms": first,
+        "last20_p50_ms": last,
+        "growth": round(last / first, 2) if first and last else None,
+        "p50_ms_by_turn": medians,
+    }
+
+
 async def requests(
     url: str,
     make: Callable[[int], Tuple[Dict[str, Any], Dict[str, str]]],
@@ -110,9 +150,11 @@ async def requests(
     total: int,
     label: str,
     ok_status: int = 201,
-) -> Tuple[LoadSummary, Dict[str, int]]:
+    keep_latencies: bool = False,
+) -> Any:
     """POST `total` requests from `concurrency` clients; make(i) gives request i's JSON body and headers.
-    Returns the summary and a count of each status code seen ("error" for a failed connection)."""
+    Returns the summary and a count of each status code seen ("error" for a failed connection), and with
+    `keep_latencies` the latencies (s) too (to merge the work of several client processes)."""
     queue = itertools.count()
     latencies: List[float] = []
     statuses: Dict[str, int] = {}
@@ -135,7 +177,8 @@ async def requests(
         await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     errors = total - len(latencies)
-    return summarize(label, concurrency, latencies, errors, elapsed), statuses
+    summary = summarize(label, concurrency, latencies, errors, elapsed)
+    return (summary, statuses, latencies) if keep_latencies else (summary, statuses)
 
 
 def parse_calls(base_url: str, token: str, texts: Sequence[str], calls: int) -> LoadSummary:

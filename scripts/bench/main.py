@@ -26,7 +26,7 @@ import redis
 
 from bot.shared.config import ConfigError
 from bot.shared.redis_conn import client_from_url, redis_url, with_db
-from scripts.bench import breakdown, chart, report
+from scripts.bench import breakdown, chart, load, report
 from scripts.bench.bots import BUILDERS, ROOT, TOKEN, BotSetup, Context, Ports, setups
 from scripts.bench.intake import measure_intake
 from scripts.bench.load import conversations, parse_calls, time_to_first_answer
@@ -61,6 +61,9 @@ class Settings:
     startup_timeout: float = 300.0
     train: bool = True
     intake: bool = True
+    long_turns: int = 500  # one sender, one conversation of this many messages
+    long_senders: int = 20  # then this many such senders at once...
+    long_concurrent_turns: int = 150  # ...each with a conversation of this many messages
 
 
 def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) -> Dict[str, Any]:
@@ -106,6 +109,8 @@ def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) 
                 f"p95 {summary['p95_ms']} ms, {summary['rate_per_s']} msg/s, {summary['errors']} errors, "
                 f"{summary['empty']} empty; server CPU {summary['server_cpu_ms_per_msg']} ms/msg"
             )
+        if settings.long_turns:
+            result["long"] = _long(ctx, setup, settings, prefix)
         for proc in started:
             proc.check_alive()
         result["memory"] = _memory(setup, started)
@@ -124,6 +129,32 @@ def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) 
             result["breakdown"]["timeline"] = breakdown.timeline(setup.parse_url, TOKEN, setup.conversations, prefix)
             say(f"{setup.key}: breakdown (p50 ms): {result['breakdown']}")
     return result
+
+
+def _long(ctx: Context, setup: BotSetup, settings: Settings, prefix: str) -> Dict[str, Any]:
+    """Long conversations: one sender with `long_turns` messages, then `long_senders` at once; the latency of
+    each turn number, and (for our REST setup, whose sender ids are the Redis keys) Redis memory per one."""
+    texts = [text for conversation in setup.conversations for text in conversation]
+    out: Dict[str, Any] = {}
+    for label, turns, senders in (("single", settings.long_turns, 1),
+                                  ("concurrent", settings.long_concurrent_turns, settings.long_senders)):
+        summary = asyncio.run(load.long_conversations(setup.transport, texts, turns=turns, senders=senders,
+                                                      sender_prefix=f"{prefix}-{label}"))
+        out[label] = summary
+        say(f"{setup.key}: long {label}: {senders} x {turns} turns: first 20 p50 {summary['first20_p50_ms']} ms, "
+            f"last 20 p50 {summary['last20_p50_ms']} ms (x{summary['growth']}), {summary['errors']} errors")
+    if setup.key == "ours":
+        try:
+            client = client_from_url(with_db(redis_url(), ctx.redis_db), socket_timeout=5)
+            sender = f"{prefix}-single-long-0"
+            keys = [f"gzcp:tracker:{sender}", f"gzcp:session:{sender}", f"gzcp:turns:{sender}"]
+            usage = sum(int(client.memory_usage(key) or 0) for key in keys)
+            out["redis_bytes_per_conversation"] = usage
+            out["redis_bytes_per_turn"] = round(usage / max(settings.long_turns, 1), 1)
+            say(f"{setup.key}: Redis memory of a {settings.long_turns}-turn conversation: {usage / 1024:.0f} KiB")
+        except (redis.RedisError, ConfigError) as error:
+            say(f"{setup.key}: Redis memory not measured ({error})")
+    return out
 
 
 def _memory(setup: BotSetup, started: Sequence[Proc]) -> Dict[str, Any]:
@@ -254,13 +285,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--skip-training", action="store_true", help="no training measurements")
     parser.add_argument("--skip-intake", action="store_true", help="no intake measurement")
     parser.add_argument("--quick", action="store_true", help="a smoke test: few messages and requests")
+    parser.add_argument("--long-turns", type=int, default=500, help="turns of the single long conversation (0: none)")
+    parser.add_argument("--long-senders", type=int, default=20, help="long conversations held at once")
+    parser.add_argument("--long-concurrent-turns", type=int, default=150, help="turns of each of those")
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     install_signal_handlers()
-    settings = Settings(train=not args.skip_training, intake=not args.skip_intake)
+    settings = Settings(train=not args.skip_training, intake=not args.skip_intake, long_turns=args.long_turns,
+                        long_senders=args.long_senders, long_concurrent_turns=args.long_concurrent_turns)
     if args.quick:
         settings = Settings(
             sequential=24,
@@ -270,6 +305,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             intake_requests=200,
             train=settings.train,
             intake=settings.intake,
+            long_turns=min(args.long_turns, 60),
+            long_senders=min(args.long_senders, 4),
+            long_concurrent_turns=min(args.long_concurrent_turns, 30),
         )
     return run(settings, args.only, args.out.resolve(), args.stock_dir.resolve())
 

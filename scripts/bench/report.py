@@ -127,7 +127,8 @@ def breakdown_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
 
 def intake_table(intake: Mapping[str, Any]) -> str:
     rows = []
-    for key, title in (("intake", "our intake (bot.main:app, SQLite)"), ("bare", "bare FastAPI endpoint")):
+    for key, title in (("intake", "our intake (bot.main:app, SQLite)"), ("intake_postgres", "our intake (PostgreSQL)"),
+                       ("bare", "bare FastAPI endpoint")):
         s = intake.get(key)
         if s:
             statuses = ", ".join(f"{code}: {n}" for code, n in sorted(s.get("statuses", {}).items()))
@@ -145,6 +146,24 @@ def intake_table(intake: Mapping[str, Any]) -> str:
             )
     header = ["server", "answered", "req/s", "p50 ms", "p95 ms", "server CPU ms/request", "client CPU ms/request", "status codes"]
     return table(header, rows)
+
+
+def long_table(bots: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = []
+    for key, bot in bots.items():
+        for label in ("single", "concurrent"):
+            long = (bot.get("long") or {}).get(label)
+            if not long:
+                continue
+            rows.append([bot.get("title", key), f"{long['senders']} x {long['turns']}", fmt(long.get("first20_p50_ms"), 1),
+                         fmt(long.get("last20_p50_ms"), 1), fmt(long.get("growth"), 2), fmt(long.get("errors"), 0)])
+        memory = (bot.get("long") or {}).get("redis_bytes_per_conversation")
+        if memory:
+            rows.append([bot.get("title", key), "Redis memory of the single conversation",
+                         f"{memory / 1024:.0f} KiB", f"{(bot['long'].get('redis_bytes_per_turn') or 0):.0f} B/turn", "", ""])
+    if not rows:
+        return "(not measured)"
+    return table(["bot", "senders x turns", "first 20 p50 ms", "last 20 p50 ms", "last / first", "errors"], rows)
 
 
 def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
@@ -171,6 +190,14 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         "to show (counted in the latencies).",
         "",
         load_table(bots),
+        "",
+        "## Long conversations",
+        "",
+        "One sender holding one conversation of many messages (each after the previous reply), then several such "
+        "senders at once: the median latency of the first 20 turns against the last 20. A turn that reads and "
+        "writes the whole conversation gets slower as it grows; ours reads a bounded window and appends.",
+        "",
+        long_table(bots),
         "",
         "## Start-up, NLU only, memory",
         "",
@@ -228,7 +255,8 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         "## Lead intake",
         "",
         f"POST /api/leads, {fmt(results.get('intake', {}).get('requests'), 0)} requests from "
-        f"{fmt(results.get('intake', {}).get('concurrency'), 0)} concurrent clients (one asyncio + httpx process), a distinct "
+        f"{fmt(results.get('intake', {}).get('concurrency'), 0)} concurrent clients "
+        f"({fmt(results.get('intake', {}).get('client_processes', 1), 0)} client processes, asyncio + httpx), a distinct "
         "Idempotency-Key each; the two servers one after the other, same uvicorn settings. When the client's CPU per "
         "request approaches the server's, the rate is the client's limit, not the server's.",
         "",

@@ -103,7 +103,7 @@ def _twenty_concurrent(name: str, bot: Mapping[str, Any], stock: Mapping[str, An
 
 
 def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
-    """The six targets, from a results dict shaped like results/bench.json."""
+    """The targets, from a results dict shaped like results/bench.json."""
     ours = _get(results, "bots", "ours") or {}
     stock = _get(results, "bots", "stock") or {}
     gateway = _get(results, "bots", "ours_gateway")  # the layout `make run` starts: gateway + 2 replicas
@@ -115,6 +115,14 @@ def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
         "ms",
         at_most=1 / 3,
         goal="≤ 1/3 of stock",
+    )
+    rate_pg = relative(
+        "intake rate on PostgreSQL",
+        _get(intake, "intake_postgres", "rate_per_s"),
+        _get(intake, "bare", "rate_per_s"),
+        "req/s",
+        at_least=0.5,
+        goal="≥ 1/2 of a bare endpoint",
     )
     rate = relative(
         "intake rate (POST /api/leads)",
@@ -161,6 +169,19 @@ def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
             goal="< 15 s",
             reference=_get(stock, "training", "retrain_rasa_cache_s"),
         ),
+        *[
+            relative(
+                f"long conversation ({label}): last 20 turns vs first 20, p50",
+                _get(bot, "long", "single", "last20_p50_ms"),
+                _get(bot, "long", "single", "first20_p50_ms"),
+                "ms",
+                at_most=1.2,
+                goal="≤ 1.2×",
+            )
+            for label, bot in (("ours, REST", ours), ("gateway, 2 replicas", gateway or {}))
+            if _get(bot, "long", "single")
+        ],
+        rate_pg,
         both(
             rate.name,
             rate.goal,

@@ -56,8 +56,8 @@ def test_conversation_is_kept_in_redis_and_the_http_api_needs_the_token(stack: S
     stack.say(me, "what is the city partner program?")
     keys = [k.decode() for k in stack.redis.scan_iter(match=f"*{me}*")]
     assert conversation_keys(me).tracker in keys, "the tracker was not written to Redis"
-    stored = json.loads(stack.redis.get(conversation_keys(me).tracker))
-    assert any(e.get("event") == "user" for e in stored["events"])
+    stored = [json.loads(item) for item in stack.redis.lrange(conversation_keys(me).tracker, 0, -1)]  # events, in order
+    assert any(e.get("event") == "user" for e in stored)
 
     url = f"{stack.rasa_url}/conversations/{me}/tracker"
     assert httpx.get(url, timeout=10).status_code == 401

@@ -84,7 +84,7 @@ def test_the_store_classes_directly_and_rasas_constructor_gets_the_parsed_url(se
     tracker_store = FencedRedisTrackerStore(Domain.empty(), host=url, key_prefix=PREFIX)
     lock_store = LeasedRedisLockStore(host=url, key_prefix=PREFIX)
     round_trip(tracker_store, lock_store, "direct-user")
-    assert tracker_store.red.get(f"{PREFIX}:tracker:direct-user")  # in the URL's database, under our prefix
+    assert tracker_store.red.lrange(f"{PREFIX}:tracker:direct-user", 0, -1)  # in the URL's database, under our prefix
 
 
 def test_empty_url_means_the_environments_redis_url(server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -105,7 +105,8 @@ def _results() -> Dict[str, Any]:
 
 def test_evaluate_gives_one_verdict_per_target() -> None:
     verdicts = {v.name: v for v in evaluate(_results())}
-    assert len(verdicts) == 6
+    assert len(verdicts) == 7  # the six, and the intake on PostgreSQL (not measured in these results)
+    assert verdicts["intake rate on PostgreSQL"].passed is None
     assert verdicts["per-message p50, sequential"].passed is True  # 15 ms ≤ 60/3
     combined = verdicts["20 concurrent: throughput, and our p95"]
     assert combined.passed is True and combined.ratio == 3.5 and "450" in combined.note
@@ -192,3 +193,16 @@ def test_the_breakdown_names_the_last_custom_action_and_splits_a_turn_by_its_eve
     ours, stock = report.breakdown_table(bots).splitlines()[-2:]
     assert ours == "| ours | 70.0 | 20.0 | 40.0 | 5.0 | 5.0 | 12.0 | 5.0 | 2.0 (action_benefits) | 30.0 / 0.80 |"
     assert stock == "| stock | — | — | — | — | — | 11.0 | — | — (no custom action) | — |"
+
+
+def test_a_long_conversation_is_judged_on_its_last_turns_against_its_first() -> None:
+    results = _results()
+    results["bots"]["ours"]["long"] = {"single": {"first20_p50_ms": 30.0, "last20_p50_ms": 33.0}}
+    verdicts = {v.name: v for v in evaluate(results)}
+    flat = verdicts["long conversation (ours, REST): last 20 turns vs first 20, p50"]
+    assert flat.passed is True and flat.ratio == 1.1
+    results["bots"]["ours"]["long"]["single"]["last20_p50_ms"] = 300.0
+    grown = {v.name: v for v in evaluate(results)}["long conversation (ours, REST): last 20 turns vs first 20, p50"]
+    assert grown.passed is False
+    assert "last / first" in report.long_table({"ours": {"title": "ours", "long": {"single": {
+        "senders": 1, "turns": 500, "first20_p50_ms": 30.0, "last20_p50_ms": 33.0, "growth": 1.1, "errors": 0}}}})
