@@ -47,7 +47,10 @@ def test_rasas_api_needs_its_token(stack: Stack) -> None:
         assert guessed.status_code in (401, 403, 405)
 
 
-PRODUCTION_WITH_DEV_SECRETS: Dict[str, str] = {"APP_ENV": "production", "PYTHONPATH": str(ROOT)}
+# A Redis URL with a password (on a port where nothing listens: a Redis that is down is reported, not refused),
+# so that the development secrets are what the process refuses.
+PRODUCTION_WITH_DEV_SECRETS: Dict[str, str] = {"APP_ENV": "production", "PYTHONPATH": str(ROOT),
+                                               "REDIS_URL": "redis://:a-long-production-password-0123@127.0.0.1:1/0"}
 
 PROCESSES: Dict[str, List[str]] = {
     "web app": [sys.executable, "-c", "import bot.main"],

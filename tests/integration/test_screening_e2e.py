@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from bot.shared.outbox import Outbox
 from bot.shared.program.screening_data import load_screening
-from bot.shared.redis_conn import env_for_db
+from bot.shared.redis_conn import conversation_keys, env_for_db
 from tests.conftest import ROOT
 from tests.integration.conftest import INTAKE_KEY, INTAKE_PORT, Stack, _wait
 
@@ -227,6 +227,40 @@ def test_stop_mid_form_and_deletion_of_a_stored_lead(stack: Stack, intake: Intak
     assert "deleted 1 stored record" in reply
     assert intake.leads(sender) == []
     wait_until(lambda: not stack.redis.exists(f"gzcp:tracker:{sender}"), 10, "the conversation's erasure")
+    # Nothing the person gave is left anywhere: Redis (every key and value), the intake's database (every
+    # table), and the logs of every process.
+    given = ("erase.me@siemens-example.com", "erase.me")  # unique to this person (other tests share the phone)
+    redis_text = everything_in_redis(stack.redis)
+    assert not [g for g in given if g in redis_text]
+    assert not stack.redis.exists(*conversation_keys(sender).all)
+    with intake.engine.connect() as db:
+        tables = [row[0] for row in db.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))]
+        database_text = "".join(str(row) for table in tables for row in db.execute(text(f'SELECT * FROM "{table}"')))
+    assert not [g for g in given if g in database_text]
+    assert '"erase"' in database_text or "'erase'" in database_text  # the erasure itself is in the audit log
+    logged = "".join((stack.logs / name).read_text() for name in ("rasa.log", "actions.log"))
+    logged += "".join(p.read_text() for p in intake.logs.glob("*.log"))
+    assert not [g for g in given if g in logged]
+
+
+def everything_in_redis(client: Any) -> str:
+    """Every key and value of the test database as one text, to search for personal data."""
+    parts = []
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key).decode()
+        parts.append(key.decode(errors="replace"))
+        if kind == "string":
+            parts.append((client.get(key) or b"").decode(errors="replace"))
+        elif kind == "list":
+            parts += [v.decode(errors="replace") for v in client.lrange(key, 0, -1)]
+        elif kind == "hash":
+            parts += [f"{k.decode(errors='replace')}={v.decode(errors='replace')}" for k, v in client.hgetall(key).items()]
+        elif kind in ("set", "zset"):
+            members = client.smembers(key) if kind == "set" else client.zrange(key, 0, -1)
+            parts += [m.decode(errors="replace") for m in members]
+        elif kind == "stream":
+            parts += [str(entry) for entry in client.xrange(key)]
+    return "\n".join(parts)
 
 
 def test_every_lead_arrives_exactly_once_when_the_intake_stops_mid_batch(stack: Stack, intake: Intake) -> None:
