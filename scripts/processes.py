@@ -28,6 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DEFINITION = ROOT / "deploy" / "processes.yml"
 EX_USAGE, EX_CONFIG = 64, 78  # sysexits.h
+LAUNCHER = ["python", "-m", "scripts.processes", "exec"]  # the images' ENTRYPOINT; the process name follows
 KINDS = ("server", "worker", "periodic", "once")
 RUNTIMES = {"rasa": ".venv-rasa", "app": ".venv-app"}  # local environment of each runtime
 PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
