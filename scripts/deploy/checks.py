@@ -200,6 +200,10 @@ def _workload_problems(workload: Resource, by_kind: Dict[str, Dict[str, Resource
         missing = [name for name in process.required() if name not in provided]
         if missing:
             problems.append(f"{where}: nothing sets {', '.join(missing)}, which {process.name}'s command line needs")
+        if process.kind in ("once", "periodic") and workload["kind"] == "Deployment":
+            problems.append(f"{where}: {process.name} runs to completion: a Job or CronJob, not a Deployment")
+        if process.kind != "server" and (container.get("ports") or container.get("readinessProbe")):
+            problems.append(f"{where}: {process.name} is no server: no ports or probes")
         if process.kind == "server":
             if container.get("ports", [{}])[0].get("containerPort") != process.container_port:
                 problems.append(f"{where}: port is not {process.container_port} (deploy/processes.yml)")
@@ -323,7 +327,7 @@ def pins(path: Path) -> Dict[str, str]:
     return out
 
 
-def lock_problems(definition: Optional[Definition] = None) -> List[str]:
+def lock_problems(definition: Optional[Definition] = None, root: Path = ROOT) -> List[str]:
     """Each image's lock: only runtime packages, every pin the development lock's, every line hashed."""
     definition = definition or load()
     dev = {"requirements/app.runtime.lock.txt": "requirements/app.lock.txt",
@@ -332,14 +336,14 @@ def lock_problems(definition: Optional[Definition] = None) -> List[str]:
     problems = []
     for spec in definition.images.values():
         lock = spec["lock"]
-        runtime, development = pins(ROOT / lock), pins(ROOT / dev[lock])
+        runtime, development = pins(root / lock), pins(root / dev[lock])
         for name, version in runtime.items():
             if development.get(name) != version:
                 problems.append(f"{lock}: {name}=={version}, but {dev[lock]} has {development.get(name, 'no such package')}")
         for tool in TEST_TOOLS:
             if tool in runtime and not (tool == "matplotlib" and "rasa" in runtime):  # Rasa 3.6 itself requires it
                 problems.append(f"{lock}: {tool} is a development tool, not a runtime dependency")
-        text = (ROOT / lock).read_text(encoding="utf-8")
+        text = (root / lock).read_text(encoding="utf-8")
         if len(re.findall(r"^\S+==\S+ \\$", text, flags=re.M)) != len(runtime):
             problems.append(f"{lock}: every pin needs its --hash lines (uv pip compile --generate-hashes)")
     return problems

