@@ -118,6 +118,7 @@ def document(definition: Definition) -> Dict[str, Any]:
     services: Dict[str, Any] = {
         "redis": {
             "image": REDIS_IMAGE,
+            "user": "999:999",  # the image's redis user: its entrypoint drops root only for a plain redis-server
             # The password goes in a config file in memory, not on the command line (ps would show it there).
             "command": ["sh", "-c", 'umask 077 && printf "requirepass %s\\n" "$$REDIS_PASSWORD" > /tmp/redis.conf'
                         " && exec redis-server /tmp/redis.conf --appendonly yes --appendfsync everysec --dir /data"],

@@ -150,11 +150,13 @@ def deployment(process: Process) -> Resource:
     single = process.name == "telegram"  # polling: two bridges would take each other's updates
     strategy = {"type": "Recreate"} if single else {"type": "RollingUpdate",
                                                     "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    spec: Dict[str, Any] = {"replicas": REPLICAS[process.name], "revisionHistoryLimit": 5,
+                            "selector": {"matchLabels": selector(process.name)}, "strategy": strategy,
+                            "template": {"metadata": template_meta, "spec": pod_spec(process)}}
+    if process.name in AUTOSCALED:
+        del spec["replicas"]  # the autoscaler owns it: a replica count here would be reset on every apply
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": metadata(process.name, annotations=annotations(process)),
-            "spec": {"replicas": REPLICAS[process.name], "revisionHistoryLimit": 5,
-                     "selector": {"matchLabels": selector(process.name)}, "strategy": strategy,
-                     "template": {"metadata": template_meta, "spec": pod_spec(process)}}}
+            "metadata": metadata(process.name, annotations=annotations(process)), "spec": spec}
 
 
 def service(process: Process) -> Resource:

@@ -50,6 +50,7 @@ def test_the_production_overlay_has_what_a_platform_team_expects() -> None:
     assert rasa["readinessProbe"]["httpGet"]["path"] == "/webhooks/health/ready"
     assert rasa["resources"]["limits"]["memory"] == "1Gi"
     assert find(docs, "Deployment", "gzcp-worker")["spec"]["replicas"] == 2  # the overlay's replicas
+    assert "replicas" not in find(docs, "Deployment", "gzcp-rasa")["spec"]  # the autoscaler's to set
 
 
 def test_secrets_are_referenced_never_written_and_every_setting_reaches_the_containers() -> None:
@@ -120,8 +121,9 @@ def test_a_broken_copy_of_the_files_is_refused(tmp_path: Path) -> None:
     """`make deploy-check` on a copy where a base file, a patch and a kustomization are broken."""
     shutil.copytree(ROOT / "deploy" / "k8s", tmp_path / "k8s")
     base = tmp_path / "k8s" / "base" / "web.yaml"
-    base.write_text(base.read_text().replace("replicas: 2", "replicas: two", 1))
-    assert any("'two' is not of type 'integer'" in p for p in overlay_problems(tmp_path / "k8s" / "overlays" / "production"))
+    base.write_text(base.read_text().replace("containerPort: 8000", "containerPort: eight-thousand", 1))
+    assert any("'eight-thousand' is not of type 'integer'" in p
+               for p in overlay_problems(tmp_path / "k8s" / "overlays" / "production"))
     patch = tmp_path / "k8s" / "overlays" / "dev" / "patches" / "autoscaling.yaml"
     patch.write_text(patch.read_text().replace("name: gzcp-web", "name: gzcp-webapp"))
     assert any("no HorizontalPodAutoscaler gzcp-webapp to patch" in p
