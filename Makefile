@@ -11,13 +11,14 @@ TEST_REDIS_DB ?= 15
 # (a secret holding `$` or `#` arrives unchanged); a variable already in the environment wins.
 WITH_ENV  := $(APP_PY) -m scripts.env --
 
-.PHONY: help run test eval bench lint audit env lock model redis postgres chromium clean check-data validate
+.PHONY: help run test eval bench lint audit env lock model redis postgres chromium clean check-data validate deploy-check
 
 help:
 	@echo "make run    - set up, train if needed, start Redis, the Rasa replicas, the action server and the web app"
 	@echo "make test   - everything CI runs: lint, data validation, unit, story and integration tests"
 	@echo "make eval   - held-out intent/entity F1, everyday writing, fact retrieval, test stories, screening personas"
 	@echo "make bench  - this assistant side by side with a stock 'rasa init' bot: results/bench.{md,json,png} (~20 min)"
+	@echo "make deploy-check - images, compose.yaml and Kubernetes manifests checked offline (part of make test)"
 
 # --- environments (rebuilt only when a lock file changes) ---------------------------------
 .venv-rasa/.installed: requirements/rasa.lock.txt
@@ -39,6 +40,10 @@ env: .venv-rasa/.installed .venv-app/.installed
 lock:
 	$(UV) pip compile -q requirements/rasa.in --python-version 3.10 -o requirements/rasa.lock.txt
 	$(UV) pip compile -q requirements/app.in --python-version 3.11 -o requirements/app.lock.txt
+	@# The images' locks: runtime packages only, at the development locks' versions, with hashes (deploy/docker/).
+	$(UV) pip compile -q requirements/rasa.runtime.in --python-version 3.10 --generate-hashes -c requirements/rasa.lock.txt -o requirements/rasa.runtime.lock.txt
+	$(UV) pip compile -q requirements/actions.runtime.in --python-version 3.10 --generate-hashes -c requirements/rasa.lock.txt -o requirements/actions.runtime.lock.txt
+	$(UV) pip compile -q requirements/app.runtime.in --python-version 3.11 --generate-hashes -c requirements/app.lock.txt -o requirements/app.runtime.lock.txt
 
 # --- services and model --------------------------------------------------------------------
 redis: env
@@ -72,7 +77,13 @@ audit: env
 validate: env
 	@.venv-rasa/bin/rasa data validate --data nlu stories --domain domain.yml --config config.yml --fail-on-warnings 2>&1 | grep -Ev "Deprecat|declare_namespace|pkg_resources|xla_computation|escape sequence|replace\(|Downloads a file" ; exit $${PIPESTATUS[0]}
 
-test: env redis postgres chromium lint audit check-data validate model
+# Offline (no container engine or cluster here): generated files match deploy/processes.yml, the Kustomize overlays
+# against the Kubernetes API schemas, compose.yaml against the compose spec, the Dockerfiles through hadolint.
+deploy-check: env
+	@$(APP_PY) -m scripts.deploy check
+	@$(APP_PY) -m pytest -q tests/deploy
+
+test: env redis postgres chromium lint audit check-data validate deploy-check model
 	@echo "== program data, eligibility, intake API on SQLite and PostgreSQL, NLU data contract (Python 3.11)"
 	@$(WITH_ENV) $(APP_PY) -m pytest -q tests/bot tests/nlu tests/scripts
 	@echo "== bot.shared (program data, screening, intake contract, outbox, ...) on Rasa's Python 3.10, NLU components, actions"

@@ -2,7 +2,8 @@
 
 scripts/run_all.sh (`make run`) starts each process through this:
 
-- the child's output goes to FILE; what happens to the child is said on this process's output ("started …",
+- the child's output goes to FILE (`--log -`: this process's own output, as in a container, where the log is
+  the container's output); what happens to the child is said on this process's output ("started …",
   "restarted NAME (exit CODE) …") and in FILE;
 - a child that dies is started again after a back-off (1 s doubling to 60 s; back to 1 s once a run lasted a
   minute), so one crash never leaves a part of the system down;
@@ -25,6 +26,7 @@ import time
 from typing import IO, List, Optional
 
 EX_CONFIG = 78  # sysexits.h: a child that exits with it is not restarted (restarting cannot fix a setting)
+INHERIT = "-"  # --log -: the child writes to our own stdout and stderr
 STABLE_SECONDS = 60.0  # a run this long was not a crash loop: the next restart waits the shortest back-off again
 
 
@@ -42,11 +44,13 @@ class Supervisor:
 
     def say(self, message: str) -> None:
         print(message, file=self.out, flush=True)
-        if self.log:  # the child's log says it too, beside what the child wrote before it died
+        if self.log and self.log != INHERIT:  # the child's log says it too, beside what the child wrote before it died
             with open(self.log, "a", encoding="utf-8") as log:
                 log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} supervisor: {message}\n")
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        if self.log == INHERIT:
+            return subprocess.Popen(self.command, stdin=subprocess.DEVNULL, start_new_session=True)
         sink = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)
         try:
             # A session of its own: signals reach the child's whole tree only through us, and we can end the tree.
@@ -67,7 +71,7 @@ class Supervisor:
                 self.say(f"cannot start {self.name}: {error.strerror or error}")
                 code = 127
             else:
-                where = f", log {self.log}" if self.log else ""
+                where = f", log {self.log}" if self.log and self.log != INHERIT else ""
                 if last_code is None:
                     self.say(f"started {self.name} (pid {self.child.pid}{where})")
                 elif self.every is None:
@@ -156,7 +160,7 @@ def _positive(text: str) -> float:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.supervise", description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", required=True, help="how the child is called in messages")
-    parser.add_argument("--log", help="file the child's output is appended to")
+    parser.add_argument("--log", help="file the child's output is appended to (-: this process's output)")
     parser.add_argument("--every", type=_positive, help="a periodic job: seconds between successful runs")
     parser.add_argument("--min-backoff", type=_positive, default=1.0)
     parser.add_argument("--max-backoff", type=_positive, default=60.0)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -15,8 +14,9 @@ from typing import Dict, List, Optional
 import redis
 from sqlalchemy import create_engine, text
 
+from scripts import processes
 from tests.conftest import ROOT
-from tests.integration.conftest import TOKEN, _wait, actions_argv, rasa_argv
+from tests.integration.conftest import TOKEN, _wait, actions_argv, process_argv, rasa_argv
 
 BASE = int(os.environ.get("TEST_CLUSTER_BASE_PORT", "16400"))
 INTAKE_KEY = "cluster-intake-key"
@@ -98,7 +98,11 @@ class Cluster:
             "HEALTH_CHECK_SECONDS": "1",
         }
         self.env = env
-        py, log = sys.executable, lambda name: workdir / f"{name}.log"
+        health = {name: process.health for name, process in processes.load().processes.items()}
+
+        def log(name: str) -> Path:
+            return workdir / f"{name}.log"
+
         self.redis = Service(
             "redis",
             ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", str(workdir),
@@ -108,22 +112,23 @@ class Cluster:
         self.actions = Service(
             "action server",
             actions_argv(self.actions_port),
-            env, log("actions"), f"http://127.0.0.1:{self.actions_port}/health",
+            env, log("actions"), f"http://127.0.0.1:{self.actions_port}{health['actions']['ready']}",
         )
         self.rasa = [
             Service(
                 f"rasa {port}",
                 rasa_argv(port),
-                env, log(f"rasa-{port}"), f"http://127.0.0.1:{port}/webhooks/health/ready",
+                env, log(f"rasa-{port}"), f"http://127.0.0.1:{port}{health['rasa']['ready']}",
             )
             for port in self.rasa_ports
         ]
-        uvicorn = [py, "-m", "uvicorn", "bot.main:app", "--host", "127.0.0.1"]
-        self.gateway = Service("gateway", [*uvicorn, "--port", str(self.gateway_port)], env, log("gateway"),
-                               f"{self.gateway_url}/healthz")
-        self.intake = Service("intake", [*uvicorn, "--port", str(self.intake_port)], env, log("intake"),
-                              f"http://127.0.0.1:{self.intake_port}/healthz")
-        self.worker = Service("delivery worker", [py, "-m", "bot.leads.delivery", "run"], env, log("delivery"), None)
+        # Every command line as deploy/processes.yml defines it (the one scripts/run_all.sh and the images use).
+        self.gateway = Service("gateway", process_argv("web", APP_PORT=str(self.gateway_port)), env, log("gateway"),
+                               f"{self.gateway_url}{health['web']['live']}")
+        self.intake = Service("intake", process_argv("web", APP_PORT=str(self.intake_port)), env, log("intake"),
+                              f"http://127.0.0.1:{self.intake_port}{health['web']['live']}")
+        self.worker = Service("delivery worker", process_argv("worker"), env, log("delivery"), None)
+        self.migrate_argv = process_argv("migrate")
         self.engine = create_engine(self.db_url)
 
     @property
@@ -133,7 +138,7 @@ class Cluster:
     def start(self) -> None:
         self.redis.start(wait=False)
         self.wait_redis()
-        subprocess.run([sys.executable, "-m", "bot.db", "upgrade"], env=self.env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(self.migrate_argv, env=self.env, cwd=ROOT, check=True, capture_output=True)
         self.actions.start(wait=False)
         for replica in self.rasa:
             replica.start(wait=False)

@@ -13,11 +13,10 @@ import pytest
 
 from bot.chat import identity
 from bot.shared.redis_conn import env_for_db
+from scripts.processes import local_argv
 from tests import redis_env
 from tests.conftest import ROOT
 
-RASA_BIN = ROOT / ".venv-rasa/bin/rasa"
-RASA_PYTHON = ROOT / ".venv-rasa/bin/python"
 MODEL = ROOT / "models/current.tar.gz"
 TOKEN = "integration-test-token"
 RASA_PORT = int(os.environ.get("TEST_RASA_PORT", "15005"))
@@ -47,17 +46,21 @@ def new_conversation() -> Tuple[str, str]:
     return token, f"web-{identity.conversation_of(token)}"
 
 
+def process_argv(name: str, **env: str) -> List[str]:
+    """Process `name` of deploy/processes.yml as scripts/run_all.sh starts it (the same definition), on loopback,
+    with `env` over this test run's environment; run it with cwd=ROOT."""
+    return local_argv(name, {**os.environ, "RASA_HOST": "127.0.0.1", "ACTIONS_HOST": "127.0.0.1", "APP_HOST": "127.0.0.1",
+                             **env}, root=ROOT)
+
+
 def rasa_argv(port: int) -> List[str]:
-    """A Rasa server as scripts/run_all.sh starts one (API on, our channels and log filter)."""
-    return [str(RASA_BIN), "run", "--model", str(MODEL), "--interface", "127.0.0.1", "--port", str(port),
-            "--enable-api", "--auth-token", TOKEN,
-            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--logging-config-file", "rasa_logging.yml"]
+    """A Rasa server (API on with the test token, our channels and log filter)."""
+    return process_argv("rasa", RASA_PORT=str(port), RASA_AUTH_TOKEN=TOKEN)
 
 
 def actions_argv(port: int) -> List[str]:
-    """The action server as scripts/run_all.sh starts one (loopback, refusing calls without the shared secret)."""
-    return [str(RASA_PYTHON), "-m", "actions.server", "--actions", "actions", "--port", str(port), "--host", "127.0.0.1",
-            "--logging-config-file", "rasa_logging.yml"]
+    """The action server (loopback, refusing calls without the shared secret)."""
+    return process_argv("actions", ACTIONS_PORT=str(port))
 
 
 def _wait(url: str, proc: subprocess.Popen, log: Path, seconds: float) -> None:

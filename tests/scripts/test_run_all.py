@@ -50,8 +50,10 @@ def free_port() -> int:
 def project(tmp_path: Path) -> Path:
     """The script in a directory of its own: the real app and environment linked in, a fake `rasa`."""
     (tmp_path / "scripts").mkdir()
-    for name in ("run_all.sh", "supervise.py"):
+    for name in ("run_all.sh", "supervise.py", "processes.py"):
         shutil.copy(ROOT / "scripts" / name, tmp_path / "scripts" / name)
+    (tmp_path / "deploy").mkdir()
+    shutil.copy(ROOT / "deploy" / "processes.yml", tmp_path / "deploy" / "processes.yml")  # the command lines
     (tmp_path / "bot").symlink_to(ROOT / "bot")
     (tmp_path / ".venv-app").symlink_to(ROOT / ".venv-app")
     (tmp_path / ".venv-rasa" / "bin").mkdir(parents=True)

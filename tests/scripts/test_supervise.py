@@ -151,3 +151,13 @@ def test_bad_arguments_are_refused_with_a_message() -> None:
     out = subprocess.run([sys.executable, "-m", "scripts.supervise", "--name", "x", "--every", "soon", "--", "true"],
                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 2 and "'soon' is not a number of seconds" in out.stderr
+
+
+def test_log_dash_passes_the_childs_output_through(tmp_path: Path) -> None:
+    """In a container (compose's retention service) the child's output is the container's log."""
+    proc = supervise("--name", "retention", "--log", "-", "--every", "3600", "--",
+                     sys.executable, "-c", "print('purged 3 leads', flush=True)")
+    lines = read_until(proc, lambda seen: any("retention done" in s for s in seen))
+    assert "purged 3 leads" in lines and lines[0].startswith("started retention (pid ") and "log" not in lines[0]
+    assert stop(proc) == 0
+    assert not (ROOT / "-").exists() and not list(tmp_path.iterdir())

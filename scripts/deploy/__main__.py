@@ -1,0 +1,5 @@
+import sys
+
+from scripts.deploy.main import main
+
+sys.exit(main())
