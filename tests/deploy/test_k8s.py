@@ -70,8 +70,8 @@ def test_secrets_are_referenced_never_written_and_every_setting_reaches_the_cont
 
 def test_a_new_setting_that_looks_like_a_secret_is_not_written_into_a_manifest(tmp_path: Path) -> None:
     env = tmp_path / ".env.example"
-    env.write_text((ROOT / ".env.example").read_text() + "\nWECHAT_APP_SECRET=dev-only-wechat\n")
-    with pytest.raises(UnplacedSecret, match="WECHAT_APP_SECRET"):
+    env.write_text((ROOT / ".env.example").read_text() + "\nWEIBO_APP_SECRET=dev-only-weibo\n")
+    with pytest.raises(UnplacedSecret, match="WEIBO_APP_SECRET"):
         settings(env)
 
 
