@@ -45,6 +45,8 @@ export RASA_URLS
 start "web app" app.log .venv-app/bin/uvicorn bot.main:app --host 127.0.0.1 --port "$APP_PORT"
 # Takes leads from the Redis outbox to the intake, retrying until each is stored.
 start "delivery worker" delivery.log .venv-app/bin/python -m bot.leads.delivery run
+# Copies the conversation funnel from Redis into the database each minute: the dashboard's counts survive a Redis restart.
+start "funnel sync" funnel-sync.log .venv-app/bin/python -m bot.staff funnel-sync --every 60
 if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
   start "telegram bridge" telegram.log .venv-app/bin/python -m bot.telegram
 fi

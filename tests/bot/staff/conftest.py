@@ -66,7 +66,8 @@ def app() -> FastAPI:
 @pytest.fixture
 def client(app: FastAPI, db: sessionmaker[Session]) -> Iterator[TestClient]:
     use_sessions(app, db)
-    with TestClient(app) as test_client:
+    # The console's default language is Chinese; these tests read it in English (test_i18n.py covers Chinese).
+    with TestClient(app, headers={"Accept-Language": "en-US,en;q=0.9"}) as test_client:
         yield test_client
     app.dependency_overrides.clear()
 
