@@ -30,7 +30,7 @@ _TAG = re.compile(r"^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;\s*q\s*=\
 def _flatten(reader: _Reader, node: Mapping[str, Any], prefix: str, out: Dict[str, Text]) -> None:
     for key, value in node.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and set(value) == {"en", "zh"}:
+        if isinstance(value, dict) and not any(isinstance(v, dict) for v in value.values()):  # a message, not a group
             out[name] = reader.text(value, name)
         elif isinstance(value, dict):
             _flatten(reader, value, f"{name}.", out)

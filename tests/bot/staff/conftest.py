@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Callable, Dict, Iterator, Optional
+from html.parser import HTMLParser
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 import redis
@@ -19,7 +20,7 @@ from bot.leads.models import Lead
 from bot.leads.schemas import IntakeRequest
 from bot.main import create_app
 from bot.staff import service
-from bot.staff.models import ApiToken, AuditEntry, LeadNote, StaffUser
+from bot.staff.models import ApiToken, AuditEntry, FunnelEntry, KnowledgeChange, LeadNote, StaffUser
 from tests import redis_env
 from tests.bot.leads.conftest import API_KEY, PROFILE, engine, handoff_body, lead_body, sessions  # noqa: F401
 from tests.bot.sessions import use_sessions
@@ -52,7 +53,7 @@ def db(sessions: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:  # n
     """The test database's session factory; staff rows are removed afterwards (the leads fixture removes leads)."""
     yield sessions
     with sessions.begin() as session:
-        for model in (LeadNote, AuditEntry, ApiToken):
+        for model in (LeadNote, AuditEntry, ApiToken, KnowledgeChange, FunnelEntry):
             session.execute(delete(model))
         session.execute(Lead.__table__.update().values(assignee_id=None))
         session.execute(delete(StaffUser))
@@ -106,6 +107,30 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
                                                  "next": "/staff"}, follow_redirects=False)
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/staff").text)
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees of a page: the text between tags (no attributes, scripts or styles)."""
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(parser.parts)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: List[str] = []
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.parts.append(data.strip())
+
+
+# A little-giant manufacturer with no plans for Guangzhou: close to super partners, so marked for review.
+REVIEW_PROFILE: Dict[str, Any] = {
+    "name": "Ningbo Textile Tech", "org_type": "enterprise", "credentials": ["little_giant"], "employees": 300,
+    "industry": "technical textiles", "country": "China",
+}
 
 
 def profile(**changes: Any) -> Dict[str, Any]:
