@@ -16,6 +16,17 @@ def _number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
+def _wrap(label: str, width: float) -> List[str]:
+    """A label on one line, or two split at the space nearest the middle when it is wider than its band
+    (about 6.5 px per Latin character at 11 px, 11 px per Chinese one)."""
+    size = sum(11 if ord(c) > 0x2E80 else 6.5 for c in label)
+    if size <= width - 4 or " " not in label:
+        return [label]
+    middle = len(label) / 2
+    cut = min((i for i, c in enumerate(label) if c == " "), key=lambda i: abs(i - middle))
+    return [label[:cut], label[cut + 1:]]
+
+
 def _peak(highest: float) -> float:
     """A top for the axis: a multiple of 4 (five gridlines on round numbers), at least 4."""
     return max(4.0, -(-highest // 4) * 4) if highest > 4 else 4.0
@@ -57,8 +68,11 @@ class _Canvas:
         for i, label in enumerate(self.labels):
             if i % step:
                 continue  # many weeks: every other label, so they do not overlap
-            self.parts.append(f'<text x="{self.left + band * i + band / 2:.1f}" y="{self.top + self.plot_h + 16}" '
-                              f'text-anchor="middle" font-size="11" fill="#222">{escape(label)}</text>')
+            x, y = self.left + band * i + band / 2, self.top + self.plot_h + 16
+            lines = _wrap(label, band)
+            spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if n == 0 else 13}">{escape(line)}</tspan>'
+                            for n, line in enumerate(lines))
+            self.parts.append(f'<text x="{x:.1f}" y="{y}" text-anchor="middle" font-size="11" fill="#222">{spans}</text>')
 
     def legend(self) -> None:
         for j, name in enumerate(self.names):

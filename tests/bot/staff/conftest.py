@@ -137,3 +137,7 @@ def profile(**changes: Any) -> Dict[str, Any]:
     data = dict(PROFILE)
     data.update(changes)
     return data
+
+
+# The browser tests' fixtures (a server, Chromium, pages in a locale): tests/bot/staff/browser.py.
+from tests.bot.staff.browser import browser, page, pages, server  # noqa: E402, F401
