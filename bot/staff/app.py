@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from bot.leads import events as lead_events
-from bot.staff import api, insight_routes, knowledge_routes, review_routes, routes
+from bot.staff import api, i18n, insight_routes, knowledge_routes, review_routes, routes
 from bot.staff.auth import StaffPageError
 from bot.staff.erasure import erase_staff_records
 from bot.staff.events import publish_new_lead
@@ -28,6 +28,7 @@ async def _page_error(request: Request, error: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
+    i18n.check()  # a broken bot/staff/i18n.yml stops the app at start, naming the entry
     lead_events.on_lead_stored(publish_new_lead)  # live list and Telegram alert for each stored lead
     lead_events.on_conversation_erased(erase_staff_records)  # notes and audit details go with an erasure
     app.include_router(routes.router)

@@ -128,6 +128,11 @@ class Translator:
             return key
         return (category.name if plural else category.singular).get(self.language)
 
+    def unknown_topic(self, key: str) -> str:
+        """What an unknowns.yml topic ("deadlines", "fees") is called, for the unanswered questions' list."""
+        found = next((u for u in default_store.current().unknowns if u.key == key), None)
+        return found.label.get(self.language) if found else key
+
     def categories(self) -> Sequence[Tuple[str, str]]:
         return [(key, self.category(key)) for key in default_store.current().categories]
 

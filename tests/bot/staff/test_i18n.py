@@ -200,3 +200,12 @@ def test_the_live_notice_wording_comes_from_the_page(client: TestClient, make_us
     page = client.get("/staff").text
     assert 'data-one="新到 1 条线索。"' in page and 'data-many="新到 {n} 条线索。"' in page
     assert " arrived." not in (STAFF / "static" / "staff.js").read_text()  # no wording in the script
+
+
+def test_unanswered_questions_name_their_topics_in_words(client: TestClient, make_user, staff_env) -> None:
+    from bot.shared.funnel import Funnel
+
+    Funnel(staff_env).record_unanswered("入会要交多少钱？", language="zh", reason="unknown_topic", topics=["fees"])
+    login(client, make_user("viewer").email)
+    page = visible_text(client.get("/staff/dashboard", headers=ZH).text)
+    assert "费用或最低出资要求" in page and "资料中没有相关信息" in page and "中文" in page
