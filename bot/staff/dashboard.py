@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.leads.models import Lead
 from bot.shared.funnel import Funnel
+from bot.shared.program import CATEGORY_KEYS
 from bot.staff import funnel_store, service
 from bot.staff.i18n import StaffError
 from bot.staff.params import EARLIEST, LATEST, query_string
@@ -65,6 +66,13 @@ def lead_stage_counts(session: Session, start: date, end: date) -> Dict[str, Dic
     return out
 
 
+def _order(value: str) -> tuple[int, str]:
+    """Categories in categories.yml's order, then any other value, "none fits" (empty) last."""
+    if value in CATEGORY_KEYS:
+        return (CATEGORY_KEYS.index(value), "")
+    return (len(CATEGORY_KEYS) + (1 if not value else 0), value)
+
+
 @dataclass
 class FunnelView:
     start: date
@@ -94,7 +102,7 @@ def funnel_view(session: Session, client: redis.Redis, start: date, end: date, u
     totals = {stage: int(counts[stage]["total"]) for stage in FUNNEL_STAGES}
     splits: Dict[str, Dict[str, List[Optional[int]]]] = {}
     for split in SPLITS:
-        values = sorted({v for stage in FUNNEL_STAGES for v in counts[stage][f"by_{split}"]})
+        values = sorted({v for stage in FUNNEL_STAGES for v in counts[stage][f"by_{split}"]}, key=_order)
         # Conversations and started screenings carry no category: shown as "—", not as 0.
         splits[split] = {v: [None if split == "category" and stage in CONVERSATION_STAGES[:2]
                              else int(counts[stage][f"by_{split}"].get(v, 0)) for stage in FUNNEL_STAGES] for v in values}
