@@ -1,6 +1,6 @@
 """A staff member's day in a real browser, in Chinese and in English: the language switch, the review queue, the
 funnel against the lead list (and after a Redis restart), the trends, and fixing an unanswered question.
-Screenshots go to results/screenshots/ (11-… to 24-…), the downloaded CSVs beside them."""
+Screenshots go to results/screenshots/ (11-… to 23-…), the downloaded CSVs beside them."""
 
 from __future__ import annotations
 
