@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     staff_sse_max_seconds: Annotated[float, Field(ge=0)] = 3600.0  # 0: a stream ends at once
     staff_sse_check_seconds: Annotated[float, Field(gt=0)] = 15.0  # how often a stream re-checks its session
     staff_events: Literal["on", "off"] = "on"
+    staff_nlu_dir: str = ""  # where the knowledge editor adds NLU examples; empty: nlu/ in the repository
+    staff_model_file: str = ""  # the model in use (which examples wait for training); empty: models/current.tar.gz
 
     metrics_token: str = ""
 

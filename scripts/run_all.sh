@@ -62,6 +62,10 @@ start "delivery worker" delivery.log "${cmd[@]}"
 # Deletes what is older than the consent notice's retention period: now, then every RETENTION_INTERVAL_SECONDS.
 command_of retention
 start "retention job" retention.log --every "$(.venv-app/bin/python -m scripts.processes every retention)" "${cmd[@]}"
+# Copies the conversation funnel from Redis into the database each minute: the dashboard's counts survive a
+# Redis restart.
+command_of funnel
+start "funnel sync" funnel-sync.log "${cmd[@]}"
 if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
   command_of telegram
   start "telegram bridge" telegram.log "${cmd[@]}"

@@ -75,6 +75,9 @@ class Lead(Base):
     assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     decline_reason: Mapped[Optional[str]] = mapped_column(Text)
     status_changed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Migration 0005: when staff first moved it to "contacted" (time to first contact), when a review decided it.
+    contacted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    reviewed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     # Idempotency: the caller's key (unique, so concurrent retries cannot both insert) and the body's SHA-256.
     idempotency_key: Mapped[Optional[str]] = mapped_column(String(200))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional, Union
 from urllib.parse import quote
 
 import redis
@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from bot.db import get_session
 from bot.settings import settings
 from bot.shared.redis_conn import client_from_url
+from bot.staff.i18n import StaffError, Term
 from bot.staff.models import ROLES, ApiToken, StaffUser
 from bot.staff.security import COOKIE_NAME, Sessions, StaffSession, api_token_hash, csrf_matches
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-CSRF_FAILED = "the form expired or did not come from this console (CSRF check failed); reload the page and try again"
+CSRF_FAILED = str(StaffError("error.csrf"))  # in English; pages show it in the reader's language
 
 
 @functools.lru_cache(maxsize=4)
@@ -39,16 +40,22 @@ def get_redis() -> redis.Redis:
 
 
 class StaffPageError(HTTPException):
-    """An error on a console page: rendered as a page (bot.staff.install registers the handler)."""
+    """An error on a console page: rendered as a page in the reader's language (bot.staff.install registers the
+    handler). `message` is a StaffError or an i18n.yml key."""
+
+    def __init__(self, status_code: int, message: Union[str, StaffError], headers: Optional[Dict[str, str]] = None) -> None:
+        self.error = message if isinstance(message, StaffError) else StaffError(message)
+        super().__init__(status_code, str(self.error), headers)
 
 
 def _redis_unavailable() -> HTTPException:
-    return StaffPageError(status.HTTP_503_SERVICE_UNAVAILABLE, "the session store (Redis) is unreachable; try again shortly")
+    return StaffPageError(status.HTTP_503_SERVICE_UNAVAILABLE, "error.redis_sessions")
 
 
 def _login_redirect(request: Request) -> HTTPException:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return StaffPageError(status.HTTP_303_SEE_OTHER, "log in first", headers={"Location": f"/staff/login?next={quote(target)}"})
+    return StaffPageError(status.HTTP_303_SEE_OTHER, "error.login_first",
+                          headers={"Location": f"/staff/login?next={quote(target)}"})
 
 
 def current_user(db: Session, client: redis.Redis, cookie: Optional[str],
@@ -110,16 +117,17 @@ def web_user(role: str, refresh: bool = True) -> Callable[..., Awaitable[StaffUs
         if user is None:
             if request.method == "GET" and "text/event-stream" not in request.headers.get("accept", ""):
                 raise _login_redirect(request)
-            raise StaffPageError(status.HTTP_401_UNAUTHORIZED, "log in first")
+            raise StaffPageError(status.HTTP_401_UNAUTHORIZED, "error.login_first")
         if request.method not in SAFE_METHODS:
             session: StaffSession = request.state.staff_session
             given = request.headers.get("X-CSRF-Token")
             if given is None and "form" in request.headers.get("content-type", ""):
                 given = (await request.form()).get("csrf_token")  # type: ignore[assignment]
             if not csrf_matches(session.csrf, given):
-                raise StaffPageError(status.HTTP_403_FORBIDDEN, CSRF_FAILED)
+                raise StaffPageError(status.HTTP_403_FORBIDDEN, "error.csrf")
         if not user.can(role):
-            raise StaffPageError(status.HTTP_403_FORBIDDEN, f"this needs the {role} role; you are {user.role}")
+            raise StaffPageError(status.HTTP_403_FORBIDDEN, StaffError("error.role_needed", role=Term("role", role),
+                                                                       current=Term("role", user.role)))
         return user
 
     dependency.min_role = role  # type: ignore[attr-defined]  (read by the authorization test)

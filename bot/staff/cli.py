@@ -1,4 +1,5 @@
-"""`python -m bot.staff`: staff accounts and API tokens on the database at DATABASE_URL.
+"""`python -m bot.staff`: staff accounts and API tokens on the database at DATABASE_URL, and the copy of the
+conversation funnel from Redis into it (`funnel-sync`).
 
 Passwords come from a prompt (typed twice) or, for scripts, from standard input with --password-stdin;
 never from the command line, where they would sit in the shell history and the process list.
@@ -8,14 +9,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import sys
+import time
 from typing import List, Optional
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import get_engine
-from bot.staff import service
+from bot.settings import settings
+from bot.shared.redis_conn import client_from_url, mask_url
+from bot.staff import funnel_store, service
 from bot.staff.models import ROLES, ApiToken, StaffUser
 
 
@@ -41,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
     create = sub.add_parser("create", help="create a staff user")
     create.add_argument("--email", required=True)
-    create.add_argument("--role", choices=ROLES, required=True, help="viewer < reviewer < admin")
+    create.add_argument("--role", choices=ROLES, required=True, help="viewer < reviewer < editor < admin")
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
     password = sub.add_parser("set-password", help="set a user's password (ends their console sessions)")
@@ -58,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--email", required=True)
 
     sub.add_parser("list", help="list staff users")
+
+    sync = sub.add_parser("funnel-sync", help="copy the conversation funnel's day sets from Redis into the database "
+                                              "(so the dashboard's counts survive a Redis restart)")
+    sync.add_argument("--days", type=int, default=2, help="how many days back, today included (default 2)")
+    sync.add_argument("--every", type=float, default=0.0, help="repeat every this many seconds (default: once)")
 
     token = sub.add_parser("token", help="API tokens for the JSON API (/api/staff)")
     tsub = token.add_subparsers(dest="token_command", required=True)
@@ -104,8 +115,36 @@ def run(session: Session, args: argparse.Namespace) -> None:
             print(f"{row.id}\t{email}\t{row.name}\t{state}\tlast used {used}")
 
 
+def funnel_sync(factory: sessionmaker[Session], days: int, every: float) -> int:
+    """Copy the last `days` days once, or every `every` seconds until stopped (Redis outages are logged and
+    retried: whatever Redis still holds when it is back is copied then)."""
+    url = settings().redis_connection_url
+    client = client_from_url(url)
+    while True:
+        try:
+            with factory() as session:
+                copied = funnel_store.sync_recent(session, client, days)
+            logging.info("funnel-sync: %d new conversation stage(s) copied", copied)
+        except redis.RedisError as error:
+            logging.warning("funnel-sync: Redis at %s unreachable (%s)", mask_url(url), type(error).__name__)
+            if every <= 0:
+                return 1
+        if every <= 0:
+            return 0
+        time.sleep(every)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "funnel-sync":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+        if args.days < 1 or args.days > 400:
+            print("error: --days is between 1 and 400", file=sys.stderr)
+            return 2
+        try:
+            return funnel_sync(sessionmaker(get_engine(), expire_on_commit=False), args.days, args.every)
+        except KeyboardInterrupt:
+            return 0
     with sessionmaker(get_engine(), expire_on_commit=False)() as session:
         try:
             run(session, args)

@@ -1,17 +1,19 @@
-"""Staff tables: accounts, API tokens, append-only notes on leads and the audit log (sessions live in Redis)."""
+"""Staff tables: accounts, API tokens, append-only notes on leads, the audit log (sessions live in Redis), the durable
+funnel counts and the versioned knowledge changes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from datetime import date, datetime, timezone
+from typing import Any, Dict, List, Optional
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, event, inspect
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, event, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.db import Base, UTCDateTime
 
-ROLES = ("viewer", "reviewer", "admin")  # each role can do everything the ones before it can
+# Each role can do everything the ones before it can; an editor also fixes the program knowledge (migration 0005).
+ROLES = ("viewer", "reviewer", "editor", "admin")
 # A change to any of these ends the user's console sessions (see end_sessions_on_credential_change).
 SESSION_FIELDS = ("password_hash", "role", "active")
 
@@ -24,7 +26,7 @@ def _now() -> datetime:
 
 class StaffUser(Base):
     __tablename__ = "staff_users"
-    __table_args__ = (CheckConstraint("role IN ('viewer', 'reviewer', 'admin')", name="ck_staff_users_role"),)
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'reviewer', 'editor', 'admin')", name="ck_staff_users_role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case: the login name
@@ -96,3 +98,36 @@ class AuditEntry(Base):
     target_type: Mapped[Optional[str]] = mapped_column(String(16))  # lead, user, token, list
     target_id: Mapped[Optional[str]] = mapped_column(String(64))
     details: Mapped[Dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class FunnelEntry(Base):
+    """One conversation counted at one funnel stage on one (local) day, copied from Redis's day sets so the counts
+    survive a Redis restart (bot/staff/funnel_store.py). `member` is the funnel's hash of the conversation id,
+    never the id itself: the same thing Redis holds."""
+
+    __tablename__ = "funnel_entries"
+    __table_args__ = (Index("ix_funnel_entries_day", "day"),)
+
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date(), primary_key=True)
+    member: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    category: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class KnowledgeChange(Base):
+    """A change an editor made to the program knowledge (a fact, a source, an NLU example) or its revert: the files
+    before and after, so it can be shown and undone (bot/staff/knowledge.py)."""
+
+    __tablename__ = "knowledge_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    actor_email: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(16))  # fact, example, revert
+    target: Mapped[str] = mapped_column(String(200))  # "facts/benefits.yml#exposure", "nlu/zh/staff.yml#benefits"
+    summary: Mapped[Dict[str, Any]] = mapped_column(JsonType, default=dict)  # the entry before and after
+    files: Mapped[List[Dict[str, Any]]] = mapped_column(JsonType, default=list)  # [{path, before, after}] in write order
+    revert_of: Mapped[Optional[int]] = mapped_column(Integer)
+    reverted_by: Mapped[Optional[int]] = mapped_column(Integer)

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Mapping, Optional
 from urllib.parse import urlencode
 
+from bot.staff.i18n import Term
 from bot.staff.service import LeadFilter, StaffError
 
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
@@ -18,9 +19,9 @@ FIELDS = ("status", "category", "qualified", "language", "channel", "date_from",
 def _text(params: Mapping[str, str], name: str, limit: int = 200) -> Optional[str]:
     value = (params.get(name) or "").strip()
     if len(value) > limit:
-        raise StaffError(f"{name} is too long")
+        raise StaffError("error.param_long", name=Term("param", name))
     if "\x00" in value:  # PostgreSQL refuses NUL even in a query's parameters
-        raise StaffError(f"{name} may not contain NUL characters")
+        raise StaffError("error.param_nul", name=Term("param", name))
     return value or None
 
 
@@ -31,20 +32,20 @@ def _date(params: Mapping[str, str], name: str) -> Optional[date]:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise StaffError(f"{name} must be a date like 2025-01-31") from None
+        raise StaffError("error.param_date", name=Term("param", name)) from None
     if not EARLIEST <= day <= LATEST:  # 0001-01-01 in Shanghai is before the first UTC instant Python can hold
-        raise StaffError(f"{name} must be between {EARLIEST} and {LATEST}")
+        raise StaffError("error.param_date_range", name=Term("param", name), earliest=EARLIEST, latest=LATEST)
     return day
 
 
 def parse_filter(params: Mapping[str, str], kind: Optional[str] = None) -> LeadFilter:
     qualified = _text(params, "qualified")
     if qualified not in (None, "yes", "no", "review"):
-        raise StaffError("qualified must be yes, no or review")
+        raise StaffError("error.param_qualified")
     try:
         page = int(params.get("page") or 1)
     except ValueError:
-        raise StaffError("page must be a number") from None
+        raise StaffError("error.param_page") from None
     return LeadFilter(
         kind=kind or _text(params, "kind") or "lead",
         status=_text(params, "status"),

@@ -1,5 +1,6 @@
-"""The console's pages under /staff: login, the lead and hand-off queues, a lead, export, live events,
-dashboard and audit log. Each route names its least role with `web_user(...)`; POSTs are CSRF-checked there."""
+"""The console's pages under /staff: login, the language switch, the lead and hand-off queues, a lead, export,
+live events and the audit log (the review queue, dashboard, trends and knowledge have modules of their own).
+Each route names its least role with `web_user(...)`; POSTs are CSRF-checked there."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from bot.chat.store import async_redis_from_env
 from bot.db import get_session
 from bot.leads.models import STATUSES, Lead
 from bot.settings import settings
-from bot.shared.channels import NAMES as channel_names
-from bot.staff import dashboard, events, service
+from bot.shared.channels import NAMES as CHANNEL_NAMES
+from bot.staff import events, service
 from bot.staff.auth import StaffPageError, get_redis, session_is_valid, web_user
+from bot.staff.i18n import COOKIE as LANGUAGE_COOKIE
+from bot.staff.i18n import LANGUAGES
 from bot.staff.models import StaffUser
-from bot.staff.pages import render
+from bot.staff.pages import render, translator
 from bot.staff.params import parse_filter, query_string
 from bot.staff.security import (
     COOKIE_NAME,
@@ -53,6 +56,20 @@ def _safe_next(target: Optional[str]) -> str:
     return "/staff"
 
 
+# --- the language switch ---------------------------------------------------------------------------------
+
+
+@router.get("/language")
+def choose_language(lang: str = Query(..., max_length=8), next: Optional[str] = Query(None, max_length=2000)) -> Response:
+    """Remember the reader's choice (a cookie for a year) and go back to the page. Public: the login page has it."""
+    if lang not in LANGUAGES:
+        raise StaffPageError(status.HTTP_400_BAD_REQUEST, "error.language")
+    response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax",
+                        secure=cookie_secure(), path="/")
+    return response
+
+
 # --- login and logout ----------------------------------------------------------------------------------
 
 
@@ -79,16 +96,17 @@ def login(
     db: Session = Depends(get_session),
     client: redis.Redis = Depends(get_redis),
 ) -> Response:
+    t = translator(request)
     if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
-        return _login_page(request, _safe_next(next), "The form expired; please try again.", status.HTTP_403_FORBIDDEN)
+        return _login_page(request, _safe_next(next), t("login.expired"), status.HTTP_403_FORBIDDEN)
     ip = request.client.host if request.client else "unknown"
     limiter = LoginLimiter(client)
     try:
         # Counted before the password is checked, so parallel guesses cannot outrun the count.
         decision = limiter.attempt(email, ip)
         if not decision.allowed:
-            response = _login_page(request, _safe_next(next), "Too many failed attempts. Wait "
-                                   f"{decision.retry_after} seconds and try again.", status.HTTP_429_TOO_MANY_REQUESTS)
+            response = _login_page(request, _safe_next(next), t("login.too_many", n=decision.retry_after),
+                                   status.HTTP_429_TOO_MANY_REQUESTS)
             response.headers["Retry-After"] = str(decision.retry_after)
             return response
         user = service.find_user(db, email)
@@ -96,11 +114,11 @@ def login(
         if not ok or user is None:
             service.audit(db, None, "login.failed", "user", str(user.id) if user else None)
             db.commit()
-            return _login_page(request, _safe_next(next), "Wrong email or password.", status.HTTP_401_UNAUTHORIZED)
+            return _login_page(request, _safe_next(next), t("login.wrong"), status.HTTP_401_UNAUTHORIZED)
         limiter.succeeded(email, ip)
         token = Sessions(client).create(user.id, user.session_version)
     except redis.RedisError:
-        raise StaffPageError(status.HTTP_503_SERVICE_UNAVAILABLE, "the session store (Redis) is unreachable") from None
+        raise StaffPageError(status.HTTP_503_SERVICE_UNAVAILABLE, "error.redis_sessions") from None
     service.audit(db, user, "login", "user", str(user.id))
     db.commit()
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
@@ -129,16 +147,18 @@ def _list_page(request: Request, kind: str, user: StaffUser, db: Session) -> HTM
     try:
         f = parse_filter(request.query_params, kind)
     except service.StaffError as error:
-        raise StaffPageError(status.HTTP_400_BAD_REQUEST, str(error)) from None
+        raise StaffPageError(status.HTTP_400_BAD_REQUEST, error) from None
     page = service.list_leads(db, f)
+    t = translator(request)
+    known = dict(t.categories())  # every category in words (categories.yml), then any other value the data holds
+    stored = service.distinct_values(db, Lead.category, kind)
     context = {
         "kind": kind, "f": f, "page": page, "statuses": STATUSES, "sorts": list(service.SORTS),
-        "categories": service.distinct_values(db, Lead.category, kind),
-        # Every registered channel (bot.shared.channels), and any other value stored (e.g. "rest").
-        "channels": sorted(set(channel_names) | set(service.distinct_values(db, Lead.channel, kind))),
+        "categories": list(known.items()) + [(c, c) for c in stored if c not in known],
+        "channels": sorted(set(service.distinct_values(db, Lead.channel, kind)) | set(CHANNEL_NAMES)),
         "assignees": service.emails_by_id(db, [lead.assignee_id for lead in page.items]),
         "qs": lambda **changes: query_string(f, **changes), "organization": service.organization,
-        "title": "Leads" if kind == "lead" else "Hand-off requests",
+        "title": t("nav.leads") if kind == "lead" else t("list.handoffs_title"),
         "base": "/staff" if kind == "lead" else "/staff/handoffs",
     }
     return render(request, "leads.html", context, user=user)
@@ -159,8 +179,8 @@ def export(request: Request, user: StaffUser = Depends(reviewer), db: Session = 
     try:
         f = parse_filter(request.query_params)
     except service.StaffError as error:
-        raise StaffPageError(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    body = service.export_csv(db, f, user)
+        raise StaffPageError(status.HTTP_400_BAD_REQUEST, error) from None
+    body = service.export_csv(db, f, user, translator(request))
     name = f"{f.kind}s-{date.today().isoformat()}.csv"
     return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
@@ -224,7 +244,7 @@ async def live_events(request: Request, user: StaffUser = Depends(viewer_passive
 def _lead_or_404(db: Session, lead_id: str) -> Lead:
     lead = service.get_lead(db, lead_id)
     if lead is None:
-        raise StaffPageError(status.HTTP_404_NOT_FOUND, "no lead or hand-off with this id")
+        raise StaffPageError(status.HTTP_404_NOT_FOUND, "error.no_lead")
     return lead
 
 
@@ -237,7 +257,7 @@ def _lead_page(request: Request, db: Session, lead: Lead, user: StaffUser, error
         "assignable": service.assignable(db),
         "assignee": service.emails_by_id(db, [lead.assignee_id]).get(lead.assignee_id or -1),
         "done": request.query_params.get("done"), "can_edit": user.can("reviewer"),
-        "title": service.organization(lead) or lead.person,
+        "title": service.organization(lead) or lead.person, "open_statuses": service.OPEN_STATUSES,
     }
     return render(request, "lead.html", context, status_code, user=user)
 
@@ -260,7 +280,8 @@ def change_status(request: Request, lead_id: str = LeadId, new_status: str = For
     try:
         service.change_status(db, lead, new_status, user, reason)
     except service.StaffError as error:
-        return _lead_page(request, db, _lead_or_404(db, lead_id), user, str(error), status.HTTP_409_CONFLICT)
+        return _lead_page(request, db, _lead_or_404(db, lead_id), user, error.text(translator(request)),
+                          status.HTTP_409_CONFLICT)
     return _back(lead, "status")
 
 
@@ -271,7 +292,8 @@ def change_assignee(request: Request, lead_id: str = LeadId, assignee_id: str = 
     try:
         service.assign(db, lead, int(assignee_id) if assignee_id.strip() else None, user)
     except (ValueError, service.StaffError) as error:
-        message = str(error) if isinstance(error, service.StaffError) else "choose someone from the list"
+        t = translator(request)
+        message = error.text(t) if isinstance(error, service.StaffError) else t("error.assignee_choose")
         return _lead_page(request, db, lead, user, message, status.HTTP_400_BAD_REQUEST)
     return _back(lead, "assignee")
 
@@ -283,35 +305,16 @@ def add_note(request: Request, lead_id: str = LeadId, text: str = Form("", max_l
     try:
         service.add_note(db, lead, user, text)
     except service.StaffError as error:
-        return _lead_page(request, db, lead, user, str(error), status.HTTP_400_BAD_REQUEST)
+        return _lead_page(request, db, lead, user, error.text(translator(request)), status.HTTP_400_BAD_REQUEST)
     return _back(lead, "note")
 
 
-# --- dashboard and audit log -------------------------------------------------------------------------------
-
-
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard_page(request: Request, start: Optional[str] = Query(None, max_length=10),
-                   end: Optional[str] = Query(None, max_length=10), user: StaffUser = Depends(viewer),
-                   db: Session = Depends(get_session), client: redis.Redis = Depends(get_redis)) -> HTMLResponse:
-    try:
-        start_date, end_date = dashboard.date_range(start, end)
-    except service.StaffError as error:
-        raise StaffPageError(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    view = dashboard.funnel_view(db, client, start_date, end_date)
-    charts = {
-        "total": dashboard.bar_chart("Funnel, all conversations", {"all": [view.totals[s] for s in dashboard.FUNNEL_STAGES]}),
-        "language": dashboard.bar_chart("Funnel by language", view.splits["language"]),
-        "category": dashboard.bar_chart("Funnel by category", view.splits["category"]),
-    }
-    context = {"view": view, "charts": charts, "stages": dashboard.FUNNEL_STAGES, "labels": dashboard.STAGE_LABELS,
-               "title": "Dashboard"}
-    return render(request, "dashboard.html", context, user=user)
+# --- audit log ------------------------------------------------------------------------------------------
 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, page: int = Query(1, ge=1, le=100_000), user: StaffUser = Depends(admin),
                db: Session = Depends(get_session)) -> HTMLResponse:
     entries, total = service.audit_entries(db, page)
-    return render(request, "audit.html", {"entries": entries, "total": total, "page_no": page, "title": "Audit log"},
-                  user=user)
+    return render(request, "audit.html", {"entries": entries, "total": total, "page_no": page,
+                                          "title": translator(request)("audit.title")}, user=user)

@@ -26,6 +26,12 @@ class AssigneeIn(_In):
     assignee_id: Optional[int] = Field(description="a reviewer's or admin's id; null to unassign")
 
 
+class ReviewIn(_In):
+    category: Optional[str] = Field(None, max_length=64, description="a category key (categories.yml), or null: none fits")
+    qualifies: bool
+    reason: Optional[str] = Field(None, max_length=4000, description="required when it does not qualify")
+
+
 class NoteIn(_In):
     text: str = Field(min_length=1, max_length=4000)
 

@@ -8,7 +8,7 @@ import io
 import math
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.leads.models import KINDS, STATUSES, Lead
 from bot.settings import settings
+from bot.staff.i18n import StaffError, Term, Terms, Translator
 from bot.staff.models import ROLES, ApiToken, AuditEntry, LeadNote, StaffUser
 from bot.staff.security import hash_password, new_api_token
 
@@ -34,13 +35,10 @@ SORTS = {
     "person": (Lead.person.asc(), Lead.created_at.desc()),
     "status": (Lead.status.asc(), Lead.created_at.desc()),
 }
+OPEN_STATUSES = tuple(status for status, after in TRANSITIONS.items() if after)  # not final yet
 PER_PAGE = 25
 MAX_NOTE = 4000
 MAX_REASON = 1000
-
-
-class StaffError(ValueError):
-    """A refused action, with a message meant for the person who tried it."""
 
 
 class InvalidTransition(StaffError):
@@ -78,11 +76,11 @@ class LeadFilter:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise StaffError(f"kind must be one of {', '.join(KINDS)}")
+            raise StaffError("error.kind", kinds=", ".join(KINDS))
         if self.status is not None and self.status not in STATUSES:
-            raise StaffError(f"status must be one of {', '.join(STATUSES)}")
+            raise StaffError("error.status_filter", statuses=", ".join(STATUSES))
         if self.sort not in SORTS:
-            raise StaffError(f"sort must be one of {', '.join(SORTS)}")
+            raise StaffError("error.sort", sorts=", ".join(SORTS))
 
     def describe(self) -> Dict[str, Any]:
         """The filter as plain JSON values (for the audit log of an export)."""
@@ -126,6 +124,11 @@ def _conditions(f: LeadFilter, with_status: bool = True) -> List[ColumnElement[b
             )
         )
     return conditions
+
+
+def list_conditions(f: LeadFilter) -> List[ColumnElement[bool]]:
+    """What the lead list shows for `f`: the dashboard counts with these, so its numbers match the list."""
+    return _conditions(f)
 
 
 def _query(f: LeadFilter) -> Select[tuple[Lead]]:
@@ -198,28 +201,30 @@ def audit(session: Session, actor: Optional[StaffUser], action: str, target_type
 def change_status(session: Session, lead: Lead, new: str, actor: StaffUser, reason: Optional[str] = None) -> Lead:
     old = lead.status
     if new not in STATUSES:
-        raise InvalidTransition(f"unknown status {new!r}; the statuses are {', '.join(STATUSES)}")
+        raise InvalidTransition("error.unknown_status", status=repr(new), statuses=", ".join(STATUSES))
     allowed = TRANSITIONS[old]
     if new not in allowed:
-        after = ", ".join(allowed) if allowed else "none (it is final)"
-        raise InvalidTransition(f"a lead cannot go from {old} to {new}; from {old} it can go to: {after}")
+        raise InvalidTransition("error.transition" if allowed else "error.transition_final", old=Term("status", old),
+                                new=Term("status", new), allowed=Terms("status", allowed))
     reason = (reason or "").strip()
     if "\x00" in reason:  # PostgreSQL refuses NUL in text
-        raise StaffError("the reason may not contain NUL characters")
+        raise StaffError("error.reason_nul")
     if new == "declined" and not reason:
-        raise InvalidTransition("give a reason to decline")
+        raise InvalidTransition("error.reason_needed")
     if len(reason) > MAX_REASON:
-        raise StaffError(f"the reason is too long (at most {MAX_REASON} characters)")
+        raise StaffError("error.reason_long", n=MAX_REASON)
     now = datetime.now(timezone.utc)
     # Compare-and-set on the old status: two staff moving the same lead at once cannot both win.
     result = session.execute(
         update(Lead).where(Lead.id == lead.id, Lead.status == old)
-        .values(status=new, status_changed_at=now, decline_reason=reason if new == "declined" else None)
+        .values(status=new, status_changed_at=now, decline_reason=reason if new == "declined" else None,
+                # The first time it reaches "contacted": the trends' time to first contact.
+                contacted_at=func.coalesce(Lead.contacted_at, now) if new == "contacted" else Lead.contacted_at)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         session.rollback()
-        raise InvalidTransition("the lead changed in the meantime; reload it and try again")
+        raise InvalidTransition("error.changed_meanwhile")
     audit(session, actor, "status", "lead", lead.id, old=old, new=new, **({"reason": reason} if reason else {}))
     session.commit()
     session.refresh(lead)
@@ -231,7 +236,7 @@ def assign(session: Session, lead: Lead, assignee_id: Optional[int], actor: Staf
     if assignee_id is not None:
         assignee = session.get(StaffUser, assignee_id)
         if assignee is None or not assignee.can("reviewer"):
-            raise StaffError("leads can only be assigned to an active reviewer or admin")
+            raise StaffError("error.assignee")
     old = lead.assignee_id
     lead.assignee_id = assignee.id if assignee else None
     audit(session, actor, "assign", "lead", lead.id, old=old, new=lead.assignee_id)
@@ -242,11 +247,11 @@ def assign(session: Session, lead: Lead, assignee_id: Optional[int], actor: Staf
 def add_note(session: Session, lead: Lead, author: StaffUser, text: str) -> LeadNote:
     text = (text or "").strip()
     if not text:
-        raise StaffError("a note cannot be empty")
+        raise StaffError("error.note_empty")
     if "\x00" in text:  # PostgreSQL refuses NUL in text
-        raise StaffError("a note may not contain NUL characters")
+        raise StaffError("error.note_nul")
     if len(text) > MAX_NOTE:
-        raise StaffError(f"a note has at most {MAX_NOTE} characters")
+        raise StaffError("error.note_long", n=MAX_NOTE)
     note = LeadNote(lead_id=lead.id, author_id=author.id, author_email=author.email, text=text,
                     created_at=datetime.now(timezone.utc))
     session.add(note)
@@ -283,25 +288,44 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def export_csv(session: Session, f: LeadFilter, actor: StaffUser) -> str:
-    """The whole filtered list (every page) as CSV text starting with a BOM, so Excel reads it as UTF-8."""
-    leads = list(session.scalars(_query(f).limit(MAX_EXPORT)))
-    emails = emails_by_id(session, [lead.assignee_id for lead in leads])
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV text starting with a BOM, so Excel reads it as UTF-8; formula-like cells are defused."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return buffer.getvalue()
+
+
+def export_csv(session: Session, f: LeadFilter, actor: StaffUser, t: Optional[Translator] = None) -> str:
+    """The whole filtered list (every page) as CSV. With a translator (the console), headers and values are in
+    the reader's language and words; without one (the API without Accept-Language), the stable keys."""
+    leads = list(session.scalars(_query(f).limit(MAX_EXPORT)))
+    emails = emails_by_id(session, [lead.assignee_id for lead in leads])
     zone = local_zone()
-    for lead in leads:
-        writer.writerow([_cell(v) for v in (
-            lead.id, lead.kind, lead.status, lead.created_at.astimezone(zone).isoformat(timespec="seconds"), lead.channel,
-            lead.language, organization(lead), lead.person, lead.email, lead.phone, lead.category,
-            "" if lead.qualified is None else ("yes" if lead.qualified else "no"), lead.score,
-            emails.get(lead.assignee_id or -1, ""), lead.decline_reason, lead.note,
-        )])
+
+    def word(kind: str, key: Optional[str]) -> Optional[str]:
+        return t.term(kind, key) if t is not None and key is not None else key
+
+    def qualified(lead: Lead) -> str:
+        if lead.qualified is None:
+            return ""
+        return t.qualified(lead.qualified, bool(lead.review)) if t is not None else ("yes" if lead.qualified else "no")
+
+    rows = [(
+        lead.id, word("kind", lead.kind), word("status", lead.status),
+        lead.created_at.astimezone(zone).isoformat(timespec="seconds"), word("channel", lead.channel),
+        word("language", lead.language), organization(lead), lead.person, lead.email, lead.phone,
+        (t.category(lead.category) if lead.category else "") if t is not None else lead.category,
+        qualified(lead), lead.score, emails.get(lead.assignee_id or -1, ""), lead.decline_reason, lead.note,
+    ) for lead in leads]
+    header = [t(f"csv.{column}") for column in CSV_COLUMNS] if t is not None else list(CSV_COLUMNS)
+    body = csv_text(header, rows)
     audit(session, actor, "export", "list", None, filters=f.describe(), rows=len(leads))
     session.commit()
-    return buffer.getvalue()
+    return body
 
 
 def audit_entries(session: Session, page: int = 1, per_page: int = 100) -> tuple[List[AuditEntry], int]:
@@ -310,23 +334,6 @@ def audit_entries(session: Session, page: int = 1, per_page: int = 100) -> tuple
         select(AuditEntry).order_by(AuditEntry.id.desc()).limit(per_page).offset((max(1, page) - 1) * per_page)
     )
     return list(rows), total
-
-
-def accepted_counts(session: Session, start: date, end: date) -> Dict[str, Any]:
-    """Accepted leads created in [start, end] (local dates): total, by language and by category."""
-    zone = local_zone()
-    where = and_(
-        Lead.status == "accepted", Lead.kind == "lead",
-        Lead.created_at >= datetime.combine(start, time(), zone),
-        Lead.created_at < datetime.combine(end + timedelta(days=1), time(), zone),
-    )
-    by_language = dict(session.execute(select(Lead.language, func.count()).where(where).group_by(Lead.language)).all())
-    by_category = dict(session.execute(select(Lead.category, func.count()).where(where).group_by(Lead.category)).all())
-    return {
-        "total": sum(by_language.values()),
-        "by_language": {k: int(v) for k, v in by_language.items() if k},
-        "by_category": {k: int(v) for k, v in by_category.items() if k},
-    }
 
 
 # --- accounts and tokens (the CLI) -------------------------------------------------------------------

@@ -97,6 +97,7 @@ def document(definition: Definition) -> Dict[str, Any]:
         "web": ["APP_ENV", "APP_HOST", "APP_PORT", "RASA_URLS", "FORWARDED_ALLOW_IPS"],
         "worker": ["APP_ENV", "INTAKE_URL"],
         "retention": ["APP_ENV"],
+        "funnel": ["APP_ENV"],
         "telegram": ["APP_ENV", "RASA_URLS", "TELEGRAM_WEBHOOK_LISTEN"],
         "migrate": ["APP_ENV"],
     }

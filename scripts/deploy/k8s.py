@@ -28,8 +28,9 @@ RESOURCES: Dict[str, Dict[str, Dict[str, str]]] = {
     "retention": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
     "migrate": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
     "telegram": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+    "funnel": {"requests": {"cpu": "20m", "memory": "96Mi"}, "limits": {"cpu": "250m", "memory": "192Mi"}},
 }
-REPLICAS = {"rasa": 2, "actions": 2, "web": 2, "worker": 1, "telegram": 1}
+REPLICAS = {"rasa": 2, "actions": 2, "web": 2, "worker": 1, "telegram": 1, "funnel": 1}
 AUTOSCALED = {"rasa": (2, 8), "web": (2, 6)}  # HorizontalPodAutoscaler min, max at 70 % of the CPU request
 START_SECONDS = {"rasa": 240, "actions": 120, "web": 60}  # as scripts/run_all.sh waits: model load, data load
 # Where a server listens inside its pod: the pod's own address for the internal ones (nothing on loopback or

@@ -22,6 +22,7 @@ SECRETS_OF: Dict[str, List[Tuple[str, bool]]] = {
             ("WECHAT_TOKEN", True), ("WECHAT_AES_KEY", True), ("WECHAT_APP_SECRET", True)],
     "worker": [(name, False) for name in COMMON_SECRETS],
     "retention": [*((name, False) for name in COMMON_SECRETS), ("DATABASE_URL", False)],
+    "funnel": [*((name, False) for name in COMMON_SECRETS), ("DATABASE_URL", False)],
     "telegram": [*((name, False) for name in COMMON_SECRETS), ("TELEGRAM_BOT_TOKEN", False),
                  ("TELEGRAM_WEBHOOK_SECRET", True)],
     "migrate": [("REDIS_URL", False), ("DATABASE_URL", False)],  # settings refuse a production Redis without password

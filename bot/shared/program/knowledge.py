@@ -14,9 +14,12 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
+from bot.shared.config import env_str
 from bot.shared.program.language import _CJK, keyword_pattern
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+# PROGRAM_DATA_DIR points every process (web app, action server, checks) at another copy of the data, e.g. a
+# test's scratch copy that the staff console may edit; empty: the data shipped beside this file.
+DATA_DIR = Path(env_str("PROGRAM_DATA_DIR") or Path(__file__).resolve().parent / "data")
 LANGUAGES: Tuple[str, ...] = ("en", "zh")
 # The entity values the NLU model and the domain are built on; the data must define exactly these.
 CATEGORY_KEYS: Tuple[str, ...] = (

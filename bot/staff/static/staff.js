@@ -27,9 +27,9 @@
     try { data = JSON.parse(event.data); } catch (e) { return; }
     if (data.kind !== kind) return;
     arrived += 1;
-    if (notice) {
-      notice.textContent = arrived === 1 ? "1 new " + (kind === "lead" ? "lead" : "hand-off") + " arrived."
-                                         : arrived + " new " + (kind === "lead" ? "leads" : "hand-offs") + " arrived.";
+    if (notice) {  // the wording comes from the page, in its language (bot/staff/i18n.yml)
+      notice.textContent = arrived === 1 ? notice.getAttribute("data-one")
+                                         : notice.getAttribute("data-many").replace("{n}", String(arrived));
       notice.hidden = false;
     }
     refresh(data.id);

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Callable, Dict, Iterator, Optional
+from html.parser import HTMLParser
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 import redis
@@ -19,7 +20,7 @@ from bot.leads.models import Lead
 from bot.leads.schemas import IntakeRequest
 from bot.main import create_app
 from bot.staff import service
-from bot.staff.models import ApiToken, AuditEntry, LeadNote, StaffUser
+from bot.staff.models import ApiToken, AuditEntry, FunnelEntry, KnowledgeChange, LeadNote, StaffUser
 from tests import redis_env
 from tests.bot.leads.conftest import API_KEY, PROFILE, engine, handoff_body, lead_body, sessions  # noqa: F401
 from tests.bot.sessions import use_sessions
@@ -52,7 +53,7 @@ def db(sessions: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:  # n
     """The test database's session factory; staff rows are removed afterwards (the leads fixture removes leads)."""
     yield sessions
     with sessions.begin() as session:
-        for model in (LeadNote, AuditEntry, ApiToken):
+        for model in (LeadNote, AuditEntry, ApiToken, KnowledgeChange, FunnelEntry):
             session.execute(delete(model))
         session.execute(Lead.__table__.update().values(assignee_id=None))
         session.execute(delete(StaffUser))
@@ -66,7 +67,8 @@ def app() -> FastAPI:
 @pytest.fixture
 def client(app: FastAPI, db: sessionmaker[Session]) -> Iterator[TestClient]:
     use_sessions(app, db)
-    with TestClient(app) as test_client:
+    # The console's default language is Chinese; these tests read it in English (test_i18n.py covers Chinese).
+    with TestClient(app, headers={"Accept-Language": "en-US,en;q=0.9"}) as test_client:
         yield test_client
     app.dependency_overrides.clear()
 
@@ -107,7 +109,35 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
     return csrf_of(client.get("/staff").text)
 
 
+def visible_text(html: str) -> str:
+    """What a reader sees of a page: the text between tags (no attributes, scripts or styles)."""
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(parser.parts)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: List[str] = []
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.parts.append(data.strip())
+
+
+# A little-giant manufacturer with no plans for Guangzhou: close to super partners, so marked for review.
+REVIEW_PROFILE: Dict[str, Any] = {
+    "name": "Ningbo Textile Tech", "org_type": "enterprise", "credentials": ["little_giant"], "employees": 300,
+    "industry": "technical textiles", "country": "China",
+}
+
+
 def profile(**changes: Any) -> Dict[str, Any]:
     data = dict(PROFILE)
     data.update(changes)
     return data
+
+
+# The browser tests' fixtures (a server, Chromium, pages in a locale): tests/bot/staff/browser.py.
+from tests.bot.staff.browser import browser, page, pages, server  # noqa: E402, F401

@@ -23,6 +23,7 @@ PUBLIC = None
 ROUTES: Dict[Tuple[str, str], Optional[str]] = {
     ("GET", "/staff/login"): PUBLIC,
     ("POST", "/staff/login"): PUBLIC,
+    ("GET", "/staff/language"): PUBLIC,  # the language switch (the login page has it too)
     ("POST", "/staff/logout"): "viewer",
     ("GET", "/staff"): "viewer",
     ("GET", "/staff/handoffs"): "viewer",
@@ -32,7 +33,19 @@ ROUTES: Dict[Tuple[str, str], Optional[str]] = {
     ("POST", "/staff/leads/{lead_id}/status"): "reviewer",
     ("POST", "/staff/leads/{lead_id}/assignee"): "reviewer",
     ("POST", "/staff/leads/{lead_id}/notes"): "reviewer",
+    ("GET", "/staff/review"): "viewer",
+    ("GET", "/staff/review/{lead_id}"): "viewer",
+    ("POST", "/staff/review/{lead_id}"): "reviewer",
     ("GET", "/staff/dashboard"): "viewer",
+    ("GET", "/staff/trends"): "viewer",
+    ("GET", "/staff/trends.csv"): "viewer",  # counts only, no personal data
+    ("GET", "/staff/knowledge"): "viewer",
+    ("GET", "/staff/knowledge/changes/{change_id}"): "viewer",
+    ("GET", "/staff/knowledge/fix"): "editor",
+    ("GET", "/staff/knowledge/fact"): "editor",
+    ("POST", "/staff/knowledge/fact"): "editor",
+    ("POST", "/staff/knowledge/example"): "editor",
+    ("POST", "/staff/knowledge/changes/{change_id}/revert"): "editor",
     ("GET", "/staff/audit"): "admin",
     ("GET", "/api/staff/leads"): "viewer",
     ("GET", "/api/staff/export.csv"): "reviewer",
@@ -40,11 +53,14 @@ ROUTES: Dict[Tuple[str, str], Optional[str]] = {
     ("POST", "/api/staff/leads/{lead_id}/status"): "reviewer",
     ("POST", "/api/staff/leads/{lead_id}/assignee"): "reviewer",
     ("POST", "/api/staff/leads/{lead_id}/notes"): "reviewer",
+    ("GET", "/api/staff/review"): "viewer",
+    ("POST", "/api/staff/leads/{lead_id}/review"): "reviewer",
     ("GET", "/api/staff/dashboard"): "viewer",
+    ("GET", "/api/staff/trends"): "viewer",
     ("GET", "/api/staff/audit"): "admin",
 }
 STATIC_MOUNTS = {"/staff/static"}  # CSS and JavaScript only: no data
-RANK = {"viewer": 0, "reviewer": 1, "admin": 2}
+RANK = {"viewer": 0, "reviewer": 1, "editor": 2, "admin": 3}
 
 
 def _app_routes(app: FastAPI) -> List[Tuple[str, Optional[Set[str]], BaseRoute]]:
@@ -83,7 +99,7 @@ def test_each_route_declares_the_role_the_table_expects(app: FastAPI) -> None:
 
 
 def _request(client: TestClient, method: str, path: str, lead_id: str, csrf: str = "", token: str = ""):
-    url = path.replace("{lead_id}", lead_id)
+    url = path.replace("{lead_id}", lead_id).replace("{change_id}", "1")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if method == "GET":
         return client.get(url, headers=headers, follow_redirects=False)
@@ -95,6 +111,8 @@ def _request(client: TestClient, method: str, path: str, lead_id: str, csrf: str
             body = {"status": "in_review"}
         elif path.endswith("/notes"):
             body = {"text": "walk"}
+        elif path.endswith("/review"):
+            body = {"category": "city_dreamer", "qualifies": True}
         return client.post(url, json=body, headers=headers, follow_redirects=False)
     return client.post(url, data={"csrf_token": csrf, "status": "in_review", "text": "walk", "assignee_id": ""},
                        headers=headers, follow_redirects=False)
@@ -118,7 +136,7 @@ def test_unauthenticated_requests_are_refused(client: TestClient, make_lead, met
     assert _refused_unauthenticated(response, path), (response.status_code, response.text[:200])
 
 
-@pytest.mark.parametrize("role", ["viewer", "reviewer", "admin"])
+@pytest.mark.parametrize("role", ["viewer", "reviewer", "editor", "admin"])
 def test_each_role_gets_exactly_the_routes_it_may_use(client: TestClient, monkeypatch, make_user, make_lead, db,
                                                        role: str) -> None:
     monkeypatch.setenv("STAFF_SSE_MAX_SECONDS", "0")  # the event stream ends at once, so the walk does not hang

@@ -11,125 +11,14 @@ import csv
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
-import httpx
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from bot.shared.redis_conn import env_for_db
-from tests.bot.leads.conftest import API_KEY, lead_body
-from tests.bot.staff.conftest import PASSWORD, TEST_REDIS_DB, profile
-
-ROOT = Path(__file__).resolve().parents[3]
-SHOTS = ROOT / "results" / "screenshots"
-EMAIL = "reviewer@staff.example.org"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _chromium() -> str:
-    found = subprocess.run(["bash", str(ROOT / "scripts" / "ensure_chromium.sh")], capture_output=True, text=True)
-    if found.returncode != 0:
-        pytest.fail(f"Chromium is needed for the browser tests: {found.stderr.strip()}")
-    return found.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
-    directory = tmp_path_factory.mktemp("console")
-    port = _free_port()
-    env = {
-        **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{directory / 'leads.db'}",
-        **env_for_db(os.environ, int(TEST_REDIS_DB)), "INTAKE_API_KEY": API_KEY, "TELEGRAM_BOT_TOKEN": "",
-        "STAFF_TELEGRAM_CHAT_ID": "",
-        "STAFF_COOKIE_SECURE": "false", "STAFF_LOGIN_MAX_PER_IP": "1000",
-    }
-    subprocess.run([sys.executable, "-m", "bot.db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
-    created = subprocess.run([sys.executable, "-m", "bot.staff", "create", "--email", EMAIL, "--role", "reviewer",
-                              "--password-stdin"], input=PASSWORD + "\n", env=env, cwd=ROOT, capture_output=True, text=True)
-    assert created.returncode == 0 and f"created reviewer {EMAIL}" in created.stdout, created.stderr
-    log = open(directory / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bot.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--timeout-graceful-shutdown", "2", "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the app did not start:\n" + (directory / "server.log").read_text())
-        time.sleep(0.2)
-    try:
-        yield {"base": base, "directory": directory}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, server: Dict[str, Any]) -> Iterator[Page]:
-    context = browser.new_context(base_url=server["base"], accept_downloads=True, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []  # script errors and Content-Security-Policy violations show up here
-    page.on("console", lambda message: errors.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # HTTP errors are expected (a refused status change is a 409) except for the console's own files.
-    page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
-            if response.status >= 400 and "/staff/static/" in response.url else None)
-    yield page
-    context.close()
-    assert errors == [], errors
-
-
-def post_lead(server: Dict[str, Any], **changes: Any) -> Dict[str, Any]:
-    response = httpx.post(f"{server['base']}/api/leads", json=lead_body(**changes), headers={"X-API-Key": API_KEY})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def log_in(page: Page) -> None:
-    page.goto("/staff")
-    expect(page).to_have_url("/staff/login?next=/staff")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Leads")).to_be_visible()
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+from tests.bot.staff.browser import EMAIL, ROOT, SHOTS, log_in, post_lead, shot
+from tests.bot.staff.conftest import PASSWORD, profile
 
 
 def test_log_in_filter_open_and_work_a_lead(page: Page, server: Dict[str, Any]) -> None:
@@ -204,7 +93,7 @@ def test_export_the_filtered_list_as_csv(page: Page, server: Dict[str, Any]) -> 
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel then reads the Chinese right
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert [(r["organization"], r["person"], r["email"]) for r in rows] == [("深圳导出测试公司", "李娜", "li.na@export.example")]
+    assert [(r["Organization"], r["Person"], r["Email"]) for r in rows] == [("深圳导出测试公司", "李娜", "li.na@export.example")]
 
 
 def test_a_new_lead_appears_without_reload(page: Page, server: Dict[str, Any]) -> None:

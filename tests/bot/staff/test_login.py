@@ -21,7 +21,7 @@ OWNER = ("192.0.2.10", 50000)
 
 def _form(app: FastAPI, address: Tuple[str, int]) -> Tuple[TestClient, str]:
     """A client from `address` holding the login form's CSRF cookie, and the form's token."""
-    client = TestClient(app, client=address)
+    client = TestClient(app, client=address, headers={"Accept-Language": "en"})
     return client, csrf_of(client.get("/staff/login").text)
 
 
