@@ -27,7 +27,7 @@ HEADER = """\
 # and render again; tests/deploy fails while this file and they disagree.
 #
 # One host: Redis (password, append-only file), PostgreSQL, the action server, {replicas} Rasa replicas, the web
-# app, the delivery worker, the retention job, and the Telegram bridge (`--profile telegram`). Every app
+# app, the delivery worker, the funnel sync, the retention job, and the Telegram bridge (`--profile telegram`). Every app
 # container runs `python -m scripts.processes exec NAME` (the images' ENTRYPOINT): the command line is
 # deploy/processes.yml's. Put the secrets in .env beside this file (README: Deploy), then
 #   docker compose build && docker compose up -d
@@ -149,6 +149,7 @@ def document(definition: Definition) -> Dict[str, Any]:
     services["web"] = service(web, ports=["${APP_PUBLISH:-127.0.0.1:8000}:8000"],
                               depends_on={"migrate": done, "redis": healthy})
     services["worker"] = service(definition["worker"], depends_on={"migrate": done, "redis": healthy})
+    services["funnel"] = service(definition["funnel"], depends_on={"migrate": done, "redis": healthy})
     retention = definition["retention"]
     services["retention"] = service(  # periodic: the same supervisor as `make run` runs it every `every` seconds
         retention,

@@ -24,7 +24,7 @@ def run(*args: str, env: Dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_the_definition_names_every_process_and_an_image_for_each() -> None:
     definition = load()
-    assert set(definition.processes) == {"rasa", "actions", "web", "worker", "retention", "telegram", "migrate"}
+    assert set(definition.processes) == {"rasa", "actions", "web", "worker", "retention", "funnel", "telegram", "migrate"}
     for image in definition.images.values():
         assert (ROOT / image["dockerfile"]).is_file() and (ROOT / image["lock"]).is_file()
     assert {p.name for p in definition.processes.values() if p.kind == "server"} == {"rasa", "actions", "web"}

@@ -124,7 +124,8 @@ def test_make_run_supervises_every_process_restarts_the_dead_and_stops_on_term(
         running: subprocess.Popen[str], project: Path) -> None:
     lines = read_until(running, lambda seen: any("All up" in s for s in seen), seconds=120)
     children = pids(lines)
-    assert set(children) == {"action server", "rasa replica 1", "web app", "delivery worker", "retention job"}, "\n".join(lines)
+    assert set(children) == {"action server", "rasa replica 1", "web app", "delivery worker", "retention job",
+                             "funnel sync"}, "\n".join(lines)
     assert all(alive(pid) for name, pid in children.items() if name != "retention job")  # that one runs and ends
 
     os.kill(children["delivery worker"], signal.SIGKILL)
