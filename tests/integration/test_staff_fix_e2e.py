@@ -24,7 +24,12 @@ from bot.shared.program.knowledge import DATA_DIR
 from bot.shared.redis_conn import env_for_db
 from tests import redis_env
 from tests.conftest import ROOT
-from tests.integration.conftest import ACTIONS_PORT, INTAKE_PORT, MODEL, RASA_PORT, TOKEN, _wait, actions_argv, rasa_argv
+from tests.fakes.server import free_port
+from tests.integration.conftest import MODEL, TOKEN, _wait, actions_argv, rasa_argv
+
+# Ports of this module's own processes: never the shared `stack` fixture's (it may be running in the same
+# session, and would answer in place of these — against the repository's data, not the edited copy).
+RASA_PORT, ACTIONS_PORT, INTAKE_PORT = free_port(), free_port(), free_port()
 
 EDITOR, PASSWORD = "editor@staff.example.org", "an editor's long password"
 QUESTION = "Is there a dress code for the partner signing ceremony?"
