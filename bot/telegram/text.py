@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
+from bot.shared.splitting import split
+
 TELEGRAM_LIMIT = 4096  # characters in one message (Telegram counts UTF-16 code units)
 
 
@@ -11,37 +13,9 @@ def _units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _cut(text: str, limit: int) -> int:
-    """The longest prefix length (in characters) whose UTF-16 length fits `limit`."""
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _units(text[:mid]) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> List[str]:
     """Pieces of at most `limit`, cut at a paragraph, else a line, else a space, else anywhere."""
-    pieces: List[str] = []
-    rest = text.strip()
-    while rest:
-        if _units(rest) <= limit:
-            pieces.append(rest)
-            break
-        window = rest[: _cut(rest, limit)]
-        for separator in ("\n\n", "\n", " "):
-            at = window.rfind(separator)
-            if at > 0:
-                break
-        else:
-            at = len(window)
-        piece, rest = rest[:at].rstrip(), rest[at:].lstrip()
-        if piece:
-            pieces.append(piece)
-    return pieces
+    return split(text, limit, _units, ("\n\n", "\n", " "))
 
 
 # The bridge's own words (not program facts).

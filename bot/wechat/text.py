@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
+from bot.shared.splitting import split
+
 TEXT_LIMIT = 2048  # bytes of UTF-8 in one text message
 
 
@@ -16,39 +18,10 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _cut(text: str, limit: int) -> int:
-    """The longest prefix length (in characters) whose UTF-8 fits `limit` bytes."""
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _size(text[:mid]) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def split_text(text: str, limit: int = TEXT_LIMIT) -> List[str]:
     """Pieces of at most `limit` bytes, cut at a paragraph, else a line, else a space (or a Chinese full stop),
     else anywhere."""
-    pieces: List[str] = []
-    rest = text.strip()
-    while rest:
-        if _size(rest) <= limit:
-            pieces.append(rest)
-            break
-        window = rest[: _cut(rest, limit)]
-        for separator in ("\n\n", "\n", "。", " "):
-            at = window.rfind(separator)
-            if at > 0:
-                at += len(separator) if separator == "。" else 0  # the full stop stays with its sentence
-                break
-        else:
-            at = len(window)
-        piece, rest = rest[:at].rstrip(), rest[at:].lstrip()
-        if piece:
-            pieces.append(piece)
-    return pieces
+    return split(text, limit, _size, ("\n\n", "\n", "。", " "), kept=("。",))  # the full stop stays with its sentence
 
 
 def messages(blocks: Sequence[str], limit: int = TEXT_LIMIT) -> List[str]:
