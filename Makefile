@@ -7,6 +7,7 @@ RASA_PY   := .venv-rasa/bin/python
 APP_PY    := .venv-app/bin/python
 UV        := bash scripts/uv.sh
 TEST_REDIS_DB ?= 15
+RASA_SIDE_REDIS_DB ?= 10  # the Rasa-side unit tests' own database while the app's run beside them
 # Configuration: .env.example's development defaults, then a git-ignored .env, read with dotenv's rules
 # (a secret holding `$` or `#` arrives unchanged); a variable already in the environment wins.
 WITH_ENV  := $(APP_PY) -m scripts.env --
@@ -84,16 +85,25 @@ deploy-check: env
 	@$(APP_PY) -m pytest -q tests/deploy
 
 test: env redis postgres chromium lint audit check-data validate deploy-check model
-	@echo "== program data, eligibility, intake API on SQLite and PostgreSQL, NLU data contract (Python 3.11)"
-	@$(WITH_ENV) $(APP_PY) -m pytest -q tests/bot tests/nlu tests/scripts
-	@echo "== bot.shared (program data, screening, intake contract, outbox, ...) on Rasa's Python 3.10, NLU components, actions"
-	@$(WITH_ENV) $(RASA_PY) -m pytest -q tests/bot/shared tests/components tests/actions tests/rasa_addons
-	@echo "== test stories, English and Chinese (fails on any prediction error)"
 	@mkdir -p results
-	@$(WITH_ENV) .venv-rasa/bin/rasa test core --model models/current.tar.gz --stories tests/stories \
-	  --fail-on-prediction-errors --out results/stories >/dev/null 2>results/stories.log \
-	  || { tail -40 results/stories.log; cat results/stories/failed_test_stories.yml 2>/dev/null; exit 1; }
-	@echo "test stories: all passed"
+	@# Two phases at once: the Python 3.11 suite waits on servers and browsers much of its time, the Rasa-side suite
+	@# and the test stories keep the other core busy meanwhile. The Rasa side has its own Redis database and
+	@# pytest directory, so neither flushes nor cleans up what the other uses; its output follows the first phase's.
+	@echo "== program data, eligibility, intake API on SQLite and PostgreSQL, NLU data contract (Python 3.11)"
+	@echo "   meanwhile: bot.shared on Rasa's Python 3.10, NLU components, actions, Rasa add-ons; then the test stories"
+	@rasa_side=$$(mktemp -d); \
+	( TEST_REDIS_DB=$(RASA_SIDE_REDIS_DB) TEST_OUTBOX_REDIS_DB=$(RASA_SIDE_REDIS_DB) $(WITH_ENV) $(RASA_PY) -m pytest -q \
+	    -p no:cacheprovider --basetemp="$$rasa_side/tmp" tests/bot/shared tests/components tests/actions tests/rasa_addons \
+	  && { $(WITH_ENV) .venv-rasa/bin/rasa test core --model models/current.tar.gz --stories tests/stories \
+	         --fail-on-prediction-errors --out results/stories >/dev/null 2>results/stories.log \
+	       && echo "test stories: all passed" \
+	       || { tail -40 results/stories.log; cat results/stories/failed_test_stories.yml 2>/dev/null; exit 1; }; } \
+	) >"$$rasa_side/out.log" 2>&1 & side=$$!; \
+	$(WITH_ENV) $(APP_PY) -m pytest -q tests/bot tests/nlu tests/scripts; app=$$?; \
+	wait $$side; rasa=$$?; \
+	echo "== bot.shared on Rasa's Python 3.10, NLU components, actions, Rasa add-ons; test stories (English and Chinese)"; \
+	cat "$$rasa_side/out.log"; rm -rf "$$rasa_side"; \
+	[ $$app -eq 0 ] && [ $$rasa -eq 0 ]
 	@echo "== integration: real Rasa server, action server and Redis over the REST webhook"
 	@REDIS_DB=$(TEST_REDIS_DB) $(WITH_ENV) $(APP_PY) -m pytest -q tests/integration
 

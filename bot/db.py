@@ -63,11 +63,14 @@ def database_url() -> str:
 
 def make_engine(url: Optional[str] = None, **kwargs: Any) -> Engine:
     url = url or database_url()
+    sqlite = make_url(url).get_backend_name() == "sqlite"
     options: dict[str, Any] = {
         "hide_parameters": True,  # SQL errors would otherwise echo emails and phone numbers into the logs
-        "pool_pre_ping": True,
+        # A server may drop idle connections (a restart, a proxy's time-out): test each before use. A SQLite
+        # file has no connection to lose, and the test would be one more statement per request.
+        "pool_pre_ping": not sqlite,
     }
-    if make_url(url).get_backend_name() == "sqlite":
+    if sqlite:
         # FastAPI serves sync routes from a thread pool; writers queue on SQLite's lock instead of failing at once.
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
     options.update(kwargs)

@@ -59,10 +59,9 @@ router = APIRouter(
 )
 def create_lead(
     body: IntakeRequest,
-    response: Response,
     idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key", min_length=1, max_length=200),
     session: Session = Depends(get_session),
-) -> LeadOut:
+) -> Response:
     """Store a lead (with the service's own eligibility assessment) or a hand-off to staff."""
     try:
         stored = service.create(session, body, idempotency_key)
@@ -72,11 +71,13 @@ def create_lead(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     except service.IdempotencyConflict as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    response.headers["Location"] = f"{router.prefix}/{stored.lead.id}"
+    headers = {"Location": f"{router.prefix}/{stored.lead.id}"}
     if stored.replayed:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    return LeadOut.from_row(stored.lead)
+        headers["Idempotent-Replayed"] = "true"
+    # LeadOut is built from the row and serialised once here; returned as a model, FastAPI would dump it,
+    # validate it against response_model again and encode it a second time (response_model stays for OpenAPI).
+    return Response(LeadOut.from_row(stored.lead).model_dump_json(), media_type="application/json", headers=headers,
+                    status_code=status.HTTP_200_OK if stored.replayed else status.HTTP_201_CREATED)
 
 
 @router.get("/outbox", response_model=OutboxOut, responses={503: {"description": "Redis unreachable"}})

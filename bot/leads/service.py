@@ -82,16 +82,14 @@ def _replay(lead: Lead, request_hash: str) -> Stored:
 def create(session: Session, request: IntakeRequest, idempotency_key: Optional[str] = None) -> Stored:
     """Store a lead or hand-off, or return the one an earlier request with the same key stored."""
     request_hash = request.fingerprint()
-    if idempotency_key is not None:
-        existing = _by_key(session, idempotency_key)
-        if existing is not None:
-            return _replay(existing, request_hash)
     lead = _build(request, idempotency_key, request_hash)
     session.add(lead)
     try:
+        # Insert first: the unique key tells a retry apart, so a new lead (nearly every request) costs one
+        # statement, not a lookup and an insert.
         session.commit()
     except IntegrityError:
-        # A concurrent request with the same key won the insert (the unique constraint stopped us): answer with its row.
+        # A request with the same key stored it before (a retry), or won the race just now: answer with its row.
         session.rollback()
         existing = _by_key(session, idempotency_key) if idempotency_key is not None else None
         if existing is None:

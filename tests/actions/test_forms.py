@@ -23,7 +23,7 @@ from tests.conftest import ROOT
 
 FORM_SLOTS = form_slots()
 
-REDIS_DB = "13"
+REDIS_DB = os.environ.get("TEST_REDIS_DB", "13")
 QUALIFIED = {"org_type": "enterprise", "org_name": "Acme Robotics", "country": "China", "credentials": ["china_top_500"],
              "employees": 5000, "industry": "industrial robots", "guangzhou_presence": "present",
              "contribution": "a research centre"}

@@ -1,11 +1,12 @@
-"""Service rules that HTTP cannot force reliably: losing the insert race to a request with the same key."""
+"""Service rules that HTTP cannot force reliably: a second insert with the same key, and an unrelated refusal."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.leads import service
@@ -14,41 +15,38 @@ from bot.leads.schemas import IntakeRequest
 from tests.bot.leads.conftest import lead_body
 
 
-def _lose_the_race(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first lookup misses (the other request has not committed yet); later ones see its row."""
-    real = service._by_key
-    calls = {"n": 0}
-
-    def by_key(session: Session, key: str) -> Optional[Lead]:
-        calls["n"] += 1
-        return None if calls["n"] == 1 else real(session, key)
-
-    monkeypatch.setattr(service, "_by_key", by_key)
-
-
 def _rows(sessions: sessionmaker[Session]) -> Any:
     with sessions() as session:
         return session.scalar(select(func.count()).select_from(Lead))
 
 
-def test_losing_the_insert_race_returns_the_winners_row(sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_second_insert_with_the_key_returns_the_first_row(sessions: sessionmaker[Session]) -> None:
+    """The insert comes first; the unique key stops a retry (or a racing twin) and its row is the answer."""
     request = IntakeRequest.model_validate(lead_body())
     with sessions() as session:
         winner = service.create(session, request, "race")
-    _lose_the_race(monkeypatch)
     with sessions() as session:
         loser = service.create(session, request, "race")
-    assert loser.replayed and loser.lead.id == winner.lead.id and _rows(sessions) == 1
+    assert not winner.replayed and loser.replayed and loser.lead.id == winner.lead.id and _rows(sessions) == 1
 
 
-def test_losing_the_race_with_another_body_is_a_conflict(
-    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_key_with_another_body_is_a_conflict(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         service.create(session, IntakeRequest.model_validate(lead_body()), "race")
-    _lose_the_race(monkeypatch)
     with sessions() as session, pytest.raises(service.IdempotencyConflict):
         service.create(session, IntakeRequest.model_validate(lead_body(note="other")), "race")
+    assert _rows(sessions) == 1
+
+
+def test_an_integrity_error_not_about_the_key_is_not_taken_for_a_replay(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When no row holds the key after all, the database refused the insert for another reason: it is raised."""
+    with sessions() as session:
+        service.create(session, IntakeRequest.model_validate(lead_body()), "race")
+    monkeypatch.setattr(service, "_by_key", lambda session, key: None)
+    with sessions() as session, pytest.raises(IntegrityError):
+        service.create(session, IntakeRequest.model_validate(lead_body()), "race")
     assert _rows(sessions) == 1
 
 
