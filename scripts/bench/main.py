@@ -237,7 +237,7 @@ def run(settings: Settings, only: Optional[Sequence[str]], out: Path, stock_dir:
             raise HarnessError(f"no model at {ctx.ours_model}: run `make model` first")
         stock_init = ensure_stock_project(ctx, say) if not only or "stock" in only else {}
         bot_setups = setups(ctx, only)
-        results["meta"] = _meta(ctx, settings, len(bot_setups[0].conversations[0]))
+        results["meta"] = _meta(ctx, settings, len(bot_setups[0].conversations[0]) if bot_setups else 0)
         results["meta"]["stock_project"] = {
             "dir": str(stock_dir.relative_to(ROOT) if stock_dir.is_relative_to(ROOT) else stock_dir),
             **stock_init,
@@ -281,7 +281,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "results", help="where bench.{md,json,png} go (default results/)")
     parser.add_argument("--stock-dir", type=Path, default=ROOT / "build/bench/stock", help="the `rasa init` project")
-    parser.add_argument("--only", nargs="+", choices=list(BUILDERS), help="measure only these configurations")
+    parser.add_argument("--only", nargs="+", choices=[*BUILDERS, "intake"],
+                        help="measure only these configurations (`intake` alone: only the intake, a minute or two)")
     parser.add_argument("--skip-training", action="store_true", help="no training measurements")
     parser.add_argument("--skip-intake", action="store_true", help="no intake measurement")
     parser.add_argument("--quick", action="store_true", help="a smoke test: few messages and requests")
