@@ -67,6 +67,7 @@ class HealthInput(InputChannel):
             body["turns_refused_on_store_errors"] = turn_guard.stats.refused_turns
             body["last_store_error"] = turn_guard.stats.last_error
             body["last_store_error_at"] = turn_guard.stats.last_error_at
+            body["turns_refused_on_action_errors"] = turn_guard.stats.refused_on_actions
             return response.json(body, status=200 if health.ready else 503)
 
         return bp

@@ -1,7 +1,8 @@
 """Rasa's REST channel (same URL, /webhooks/rest/webhook) with the turn guard around each message.
 
-A turn whose tracker could not be read or saved (see turn_guard) answers an empty list, whatever the
-actions said along the way: the user must not see replies from a turn the assistant will not remember.
+A turn whose tracker could not be read or saved, or whose custom action failed (see turn_guard), answers an
+empty list and is not saved, whatever the actions said along the way: the user must not see replies from a
+turn the assistant will not remember.
 
 A message that carries a `turn_id` in its metadata (the gateway's) is handled once: the conversation
 lock is taken here, and a turn already stored under that id is answered from the tracker (rasa_addons.
@@ -20,6 +21,7 @@ from rasa_addons import speedups, turn_guard, turns
 from rasa_addons.lock_store import LeasedRedisLockStore
 
 speedups.apply()  # Rasa imports this channel at start-up, before the first message
+turn_guard.guard_actions()  # a turn whose custom action failed is refused, not saved half done
 
 
 def guarded(
@@ -39,6 +41,8 @@ def guarded(
                 if await turns.replay(agent.tracker_store, message, turn_id):
                     return None
                 return await on_new_message(message)
+        except (turn_guard.TrackerStoreUnavailable, turn_guard.ActionFailed):
+            return None  # logged by the guard, without the message; Rasa's own handler would log its text
         finally:
             turn_guard.turn_errors.reset(token)
             if errors and isinstance(message.output_channel, CollectingOutputChannel):

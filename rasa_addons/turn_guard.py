@@ -7,6 +7,13 @@ records the error for the turn in progress (a context variable set by the guarde
 it, and raises, so Rasa neither handles the message on an empty tracker nor keeps it in memory. The
 channel then answers with no messages, which the gateway treats as a failed turn (retry, then a polite
 reply). Counts and the last error are kept for the health channel.
+
+A custom action that fails (the action server down, erroring or too slow) is the same kind of fault: Rasa
+logs it and goes on without the action's events, so the user got a half turn — the screening's
+introduction without its first question — and the tracker kept it, so a retry replayed the half turn.
+`guard_actions` records such a failure for the turn in progress and refuses to save that turn's tracker:
+nothing of it is remembered, the channel answers with no messages, and the gateway sends the message again.
+A form's refusal of a slot value (ActionExecutionRejection) is dialogue, not a fault, and stays Rasa's.
 """
 
 from __future__ import annotations
@@ -27,9 +34,14 @@ class TrackerStoreUnavailable(Exception):
     """The tracker store failed; the turn is refused instead of falling back to memory."""
 
 
+class ActionFailed(Exception):
+    """A custom action failed during the turn; the turn is refused instead of being saved half done."""
+
+
 @dataclass
 class GuardStats:
-    refused_turns: int = 0
+    refused_turns: int = 0  # on tracker store errors
+    refused_on_actions: int = 0  # on custom actions that failed
     last_error: Optional[str] = None
     last_error_at: Optional[float] = None
 
@@ -56,3 +68,42 @@ def install(agent: Any) -> bool:
         store._on_tracker_store_error = on_tracker_store_error
         logger.info("tracker store guard installed: no silent in-memory fallback")
     return True
+
+
+def _record(error: BaseException) -> None:
+    errors = turn_errors.get()
+    if errors is not None:
+        errors.append(error)
+
+
+def guard_actions() -> None:
+    """Patch Rasa's RemoteAction.run (record a failure) and MessageProcessor.save_tracker (refuse a turn with
+    one); idempotent. Outside a guarded turn (Rasa's HTTP API, `rasa test`) nothing changes."""
+    from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+    from rasa.core.processor import MessageProcessor
+
+    if getattr(RemoteAction.run, "_gzcp_guarded", False):
+        return
+    run_action, save_tracker = RemoteAction.run, MessageProcessor.save_tracker
+
+    async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await run_action(self, *args, **kwargs)
+        except ActionExecutionRejection:
+            raise
+        except Exception as error:  # Rasa catches it and goes on; the turn must not
+            _record(error)
+            raise
+
+    async def save(self: Any, tracker: Any) -> None:
+        errors = turn_errors.get()
+        if errors:
+            stats.refused_on_actions += 1
+            logger.error("a custom action failed (%s): the turn is not saved; the gateway sends it again",
+                         type(errors[0]).__name__)
+            raise ActionFailed(type(errors[0]).__name__)
+        await save_tracker(self, tracker)
+
+    run._gzcp_guarded = True  # type: ignore[attr-defined]
+    RemoteAction.run = run  # type: ignore[method-assign]
+    MessageProcessor.save_tracker = save  # type: ignore[method-assign]

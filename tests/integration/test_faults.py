@@ -321,3 +321,24 @@ def test_a_replica_killed_mid_turn_delays_its_user_by_seconds(cluster: Cluster) 
                        timeout=10).json()["events"]
     shown = [item.text for item in transcript(events, "en") if item.sender == "user"]
     assert shown == ["what is the city partner program?", "what are the benefits?", "城市合伙人有哪些类别？"], shown
+
+
+def test_a_turn_whose_action_server_is_down_is_refused_whole_then_answered_once(cluster: Cluster) -> None:
+    """The action server is down when a user asks to be screened: Rasa would utter the introduction and go on
+    without the form's question (a half turn the tracker kept). The turn is refused whole — the polite reply,
+    nothing stored — and once the action server is back the same message gets the introduction and the first
+    question, stored once."""
+    session, sender = new_conversation()
+    users = Users(cluster)
+    cluster.actions.stop()
+    try:
+        refused = users.http.post(users.url, json={"message": "we'd like to join"}, headers={identity.HEADER: session})
+        assert refused.status_code == 503, refused.text  # not the introduction alone
+        assert refused.json()["message"]["en"] and refused.json()["message"]["zh"]
+    finally:
+        cluster.actions.start()
+    replies = users.say(session, "we'd like to join")
+    assert question_in(replies) is not None, replies
+    events = httpx.get(f"{cluster.rasa_urls[0]}/conversations/{sender}/tracker", params={"token": TOKEN},
+                       timeout=10).json()["events"]
+    assert [e["text"] for e in events if e["event"] == "user"] == ["we'd like to join"]

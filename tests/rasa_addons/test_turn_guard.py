@@ -8,15 +8,20 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import Any, List, Optional
+from types import SimpleNamespace
+from typing import Any, Awaitable, Callable, List, Optional
 
 import pytest
+from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.lock_store import RedisLockStore
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
 
 from bot.shared.redis_conn import rasa_store_options
 from rasa_addons import turn_guard
@@ -94,8 +99,7 @@ def test_a_guarded_turn_whose_save_failed_answers_nothing() -> None:
         tracker.update(UserUttered(message.text))
         await store.save(tracker)
 
-    with pytest.raises(turn_guard.TrackerStoreUnavailable):
-        asyncio.run(guarded(handle)(UserMessage("hello", collector, "dave")))
+    assert asyncio.run(guarded(handle)(UserMessage("hello", collector, "dave"))) is None  # refused, and said so
     assert collector.messages == []
 
 
@@ -114,3 +118,43 @@ def test_a_guarded_turn_that_worked_keeps_its_replies() -> None:
     assert [m["text"] for m in collector.messages] == ["hi"] and sent == ["hello"]
     redis_env.client(REDIS_DB).delete("gzcptest:tracker:erin")
 
+
+
+def _turn_with_a_failing_action(store: Any) -> Callable[[UserMessage], Awaitable[None]]:
+    """What Rasa's processor does with a custom action whose server is down: log it, go on, save the turn."""
+    action = RemoteAction("action_anything", EndpointConfig(f"http://127.0.0.1:{closed_port()}/webhook"))
+    processor = SimpleNamespace(tracker_store=store)
+
+    async def handle(message: UserMessage) -> None:
+        await message.output_channel.send_text_message(message.sender_id, "the introduction, without its question")
+        tracker = DialogueStateTracker(message.sender_id, [])
+        tracker.update(UserUttered(message.text))
+        try:
+            await action.run(message.output_channel, TemplatedNaturalLanguageGenerator({}), tracker, Domain.empty())
+        except Exception:  # noqa: BLE001  (as rasa.core.processor._run_action)
+            pass
+        await MessageProcessor.save_tracker(processor, tracker)  # type: ignore[arg-type]
+
+    return handle
+
+
+def test_a_guarded_turn_whose_custom_action_failed_is_neither_answered_nor_saved() -> None:
+    turn_guard.guard_actions()
+    store = failsafe()
+    turn_guard.install(Agent(store))
+    collector = CollectingOutputChannel()
+    before = turn_guard.stats.refused_on_actions
+    assert asyncio.run(guarded(_turn_with_a_failing_action(store))(UserMessage("hello", collector, "frank"))) is None
+    assert collector.messages == [] and turn_guard.stats.refused_on_actions == before + 1
+    assert asyncio.run(store.retrieve("frank")) is None  # nothing of the half turn was kept
+
+
+def test_outside_a_guarded_turn_a_failed_action_changes_nothing() -> None:
+    """Rasa's HTTP API and `rasa test` keep Rasa's own behaviour: the turn is saved without the action's events."""
+    turn_guard.guard_actions()
+    store = failsafe()
+    turn_guard.install(Agent(store))
+    asyncio.run(_turn_with_a_failing_action(store)(UserMessage("hello", CollectingOutputChannel(), "grace")))
+    tracker = asyncio.run(store.retrieve("grace"))
+    assert tracker is not None and [e.text for e in tracker.events if isinstance(e, UserUttered)] == ["hello"]
+    redis_env.client(REDIS_DB).delete("gzcptest:tracker:grace")
