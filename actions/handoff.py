@@ -42,13 +42,14 @@ def lead_body(kind: str, tracker: Tracker, s: Screening, answers: Dict[str, Any]
                               consent_at=state.get("consent_at"), events=tracker.events)
 
 
-def hand_over(kind: str, conversation_id: str, body: Dict[str, Any]) -> Optional[str]:
-    """Queue the job in the outbox (or, with Redis down, post it directly); the reference, or None on failure."""
+def hand_over(kind: str, conversation_id: str, body: Dict[str, Any], job_id: Optional[str] = None) -> Optional[str]:
+    """Queue the job in the outbox (or, with Redis down, post it directly); the reference, or None on failure.
+    `job_id` (the turn's): a turn handled again after it was refused queues nothing new."""
     try:
-        return Outbox(redis_from_env()).put(kind, conversation_id, body).id
+        return Outbox(redis_from_env()).put(kind, conversation_id, body, job_id=job_id).id
     except redis.RedisError as error:
         logger.error("outbox unreachable (%s); posting the %s directly", error.__class__.__name__, kind)
-    job_id = f"{kind}-direct-{int(time.time() * 1000)}"
+    job_id = job_id or f"{kind}-direct-{int(time.time() * 1000)}"
     try:
         response = intake_request("POST", json=body, headers={"Idempotency-Key": job_id})
     except requests.RequestException as error:
@@ -114,7 +115,10 @@ async def submit(kind: str, dispatcher: CollectingDispatcher, tracker: Tracker) 
     if s.confirmation(answers) != "send" or s.consent(answers) is not True:
         return clear_form()
     body = lead_body(kind, tracker, s, answers, language)
-    job_id = await asyncio.to_thread(hand_over, kind, tracker.sender_id, body)
+    # The job's id (the intake's Idempotency-Key) from the gateway's turn id: a turn refused after this action
+    # ran (rasa_addons.turn_guard) is sent again with the same id, and must not hand the lead in twice.
+    turn = (tracker.latest_message or {}).get("message_id")
+    job_id = await asyncio.to_thread(hand_over, kind, tracker.sender_id, body, f"{kind}-{turn}" if turn else None)
     if job_id is None:
         dispatcher.utter_message(text=message("submit_failed", language, contact=contact_text(language)))
         confirm = s.data.of_kind("confirm")

@@ -192,6 +192,25 @@ async def test_a_confirmed_consented_lead_goes_to_the_outbox_and_the_answers_are
         Outbox(test_redis).erase(sender)
 
 
+async def test_the_same_turn_handled_again_hands_the_lead_in_once(test_redis) -> None:
+    """A turn refused after the submit ran (rasa_addons.turn_guard) comes back with the same message id."""
+    sender = f"web-{uuid.uuid4()}"
+    answers = {**QUALIFIED, "contact_person": "A B", "email": "a@example.com", "phone": "+8613800138000",
+               "consent": True, "confirmed": "send", "form_state": {"consent_at": 1700000000.0}}
+    replies = []
+    try:
+        for _ in range(2):
+            t = tracker("send", slots=answers, sender=sender)
+            t.latest_message["message_id"] = "turn-0123456789abcdef"
+            dispatcher = CollectingDispatcher()
+            await ActionScreeningSubmit().run(dispatcher, t, {})
+            replies.append(dispatcher.messages[0]["text"])
+        jobs = outbox_jobs(test_redis, sender)
+        assert [job.id for job in jobs] == ["lead-turn-0123456789abcdef"] and replies[0] == replies[1]
+    finally:
+        Outbox(test_redis).erase(sender)
+
+
 @pytest.mark.parametrize("extra, expected",
                          [({"consent": False}, "Without your consent"), ({"confirmed": "cancel"}, "Cancelled")])
 async def test_no_consent_or_cancel_sends_nothing(test_redis, extra, expected) -> None:
