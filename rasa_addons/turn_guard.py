@@ -49,10 +49,15 @@ class GuardStats:
 stats = GuardStats()
 
 
-def on_tracker_store_error(error: Exception) -> None:
+def _record(error: BaseException) -> None:
+    """Note the error on the turn in progress (nothing outside a guarded turn)."""
     errors = turn_errors.get()
     if errors is not None:
         errors.append(error)
+
+
+def on_tracker_store_error(error: Exception) -> None:
+    _record(error)
     stats.refused_turns += 1
     stats.last_error, stats.last_error_at = type(error).__name__, time.time()
     logger.error("tracker store failed (%s): refusing the turn rather than using an in-memory tracker", type(error).__name__)
@@ -68,12 +73,6 @@ def install(agent: Any) -> bool:
         store._on_tracker_store_error = on_tracker_store_error
         logger.info("tracker store guard installed: no silent in-memory fallback")
     return True
-
-
-def _record(error: BaseException) -> None:
-    errors = turn_errors.get()
-    if errors is not None:
-        errors.append(error)
 
 
 def guard_actions() -> None:
