@@ -77,6 +77,10 @@ def make_engine(url: Optional[str] = None, **kwargs: Any) -> Engine:
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_wal)
+    elif engine.dialect.name == "postgresql":
+        # A group of rows (the intake's group commit) as one multi-row INSERT (SQLAlchemy's "insertmanyvalues"),
+        # not psycopg's pipelined statement per row: a third of the group's cost in `make bench`.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
     return engine
 
 
@@ -100,13 +104,23 @@ def get_engine() -> Engine:
     return _engine
 
 
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request (tests override it to point at their own database)."""
+def session_factory() -> sessionmaker[Session]:
     global _sessions
     if _sessions is None:
         _sessions = sessionmaker(get_engine(), expire_on_commit=False)
-    with _sessions() as session:
+    return _sessions
+
+
+def get_session() -> Iterator[Session]:
+    """FastAPI dependency: one session per request (tests override it to point at their own database)."""
+    with session_factory()() as session:
         yield session
+
+
+async def get_sessions() -> sessionmaker[Session]:
+    """FastAPI dependency for async routes that open sessions themselves, on a worker thread (the intake's group
+    commit); async, so resolving it costs no thread hop. Tests override it beside get_session."""
+    return session_factory()
 
 
 # --- migrations ------------------------------------------------------------------------------------

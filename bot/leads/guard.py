@@ -18,6 +18,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+KEY_CHECKED = "gzcp.intake_key_checked"  # set in the ASGI scope of a request the guard let through
 OUTCOMES = {401: "unauthorized", 403: "unauthorized", 503: "unconfigured", 413: "rejected"}
 
 
@@ -79,4 +80,5 @@ class IntakeGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
+        scope[KEY_CHECKED] = True  # the routes' own check (bot.leads.routes require_key) need not repeat it
         await self.app(scope, replay, send)

@@ -20,12 +20,12 @@ STATUSES = ("new", "in_review", "contacted", "accepted", "declined")
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
-def _new_id() -> str:
+def new_id() -> str:
     # Random, not sequential: an id in a URL or a log says nothing about how many leads there are.
     return str(uuid.uuid4())
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
@@ -43,10 +43,10 @@ class Lead(Base):
         Index("ix_leads_status", "status"),
     )
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_id)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="new")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
     conversation_id: Mapped[str] = mapped_column(String(128), index=True)
     channel: Mapped[str] = mapped_column(String(32))

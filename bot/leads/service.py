@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence, Union
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.leads import events
-from bot.leads.models import Lead
+from bot.leads.models import Lead, new_id, now
 from bot.leads.schemas import IntakeRequest
 from bot.shared.program.eligibility import Profile, assess, default_rules
 
@@ -45,9 +45,12 @@ def _assessment(profile_data: Dict[str, Any]) -> Dict[str, Any]:
                                        "rules_version")}
 
 
-def _build(request: IntakeRequest, idempotency_key: Optional[str], request_hash: str) -> Lead:
+def prepare(request: IntakeRequest, idempotency_key: Optional[str] = None) -> Lead:
+    """The row to store for a request: its own assessment, a fresh id and time (no database needed yet)."""
     assessment = _assessment(request.profile) if request.profile is not None else {}
     return Lead(
+        id=new_id(),
+        created_at=now(),
         kind=request.kind,
         status="new",
         conversation_id=request.conversation_id,
@@ -62,8 +65,8 @@ def _build(request: IntakeRequest, idempotency_key: Optional[str], request_hash:
         transcript=[turn.model_dump() for turn in request.transcript],
         note=request.note,
         idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        **assessment,
+        request_hash=request.fingerprint(),
+        **{"review": False, **assessment},
     )
 
 
@@ -71,7 +74,7 @@ def _by_key(session: Session, idempotency_key: str) -> Optional[Lead]:
     return session.scalars(select(Lead).where(Lead.idempotency_key == idempotency_key)).one_or_none()
 
 
-def _replay(lead: Lead, request_hash: str) -> Stored:
+def _replay(lead: Lead, request_hash: Optional[str]) -> Stored:
     if lead.request_hash != request_hash:
         raise IdempotencyConflict(
             "this Idempotency-Key was already used with a different request body; send a new key for a new request"
@@ -79,25 +82,73 @@ def _replay(lead: Lead, request_hash: str) -> Stored:
     return Stored(lead, replayed=True)
 
 
-def create(session: Session, request: IntakeRequest, idempotency_key: Optional[str] = None) -> Stored:
-    """Store a lead or hand-off, or return the one an earlier request with the same key stored."""
-    request_hash = request.fingerprint()
-    lead = _build(request, idempotency_key, request_hash)
-    session.add(lead)
-    try:
-        # Insert first: the unique key tells a retry apart, so a new lead (nearly every request) costs one
-        # statement, not a lookup and an insert.
-        session.commit()
-    except IntegrityError:
-        # A request with the same key stored it before (a retry), or won the race just now: answer with its row.
-        session.rollback()
-        existing = _by_key(session, idempotency_key) if idempotency_key is not None else None
-        if existing is None:
-            raise
-        return _replay(existing, request_hash)
+_COLUMNS = tuple(column.key for column in Lead.__table__.columns)
+
+
+def _row(lead: Lead) -> Dict[str, Any]:
+    return {key: getattr(lead, key) for key in _COLUMNS}
+
+
+def _insert(session: Session, leads: Sequence[Lead]) -> None:
+    # Core, not the unit of work: the rows are complete (prepare set ids and times), and the ORM's bookkeeping
+    # cost more than the insert itself (`make bench`, intake).
+    session.connection().execute(insert(Lead.__table__), [_row(lead) for lead in leads])
+    session.commit()
+
+
+def _answer_refused(session: Session, lead: Lead, refused: IntegrityError) -> Stored:
+    """The database refused `lead`: a request with the same key stored it before (a retry) or won the race just
+    now, so its row is the answer; when no row holds the key, the refusal was about something else: raised."""
+    existing = _by_key(session, lead.idempotency_key) if lead.idempotency_key is not None else None
+    if existing is None:
+        raise refused
+    return _replay(existing, lead.request_hash)
+
+
+def _stored(lead: Lead) -> Stored:
     logger.info("stored %s %s (channel %s, category %s)", lead.kind, lead.id, lead.channel, lead.category or "-")
     events.announce(lead)  # e.g. the staff console's live list and Telegram alert (bot.staff.app listens)
     return Stored(lead, replayed=False)
+
+
+def _alone(session: Session, lead: Lead, refused: Optional[IntegrityError]) -> Union[Stored, Exception]:
+    """`lead` on its own: `refused` is the error the database gave it alone; None: insert it alone first."""
+    try:
+        if refused is None:
+            try:
+                _insert(session, [lead])
+                return _stored(lead)
+            except IntegrityError as error:
+                session.rollback()
+                refused = error
+        return _answer_refused(session, lead, refused)
+    except (IntegrityError, IdempotencyConflict) as error:
+        session.rollback()
+        return error
+
+
+def store_all(session: Session, leads: Sequence[Lead]) -> List[Union[Stored, Exception]]:
+    """Store prepared leads in one transaction (one commit for all); when the database refuses the group (a
+    retried Idempotency-Key among them), each on its own, so one retry never costs the others their row.
+    Returns, per lead, its Stored or the error that refused it (IdempotencyConflict, IntegrityError)."""
+    try:
+        # Insert first: the unique key tells a retry apart, so new leads (nearly every request) cost one
+        # statement, not a lookup and an insert.
+        _insert(session, leads)
+    except IntegrityError as refused:
+        session.rollback()
+        if len(leads) == 1:  # the refusal was about this one: no need to insert it again
+            return [_alone(session, leads[0], refused)]
+        return [_alone(session, lead, None) for lead in leads]
+    return [_stored(lead) for lead in leads]
+
+
+def create(session: Session, request: IntakeRequest, idempotency_key: Optional[str] = None) -> Stored:
+    """Store a lead or hand-off, or return the one an earlier request with the same key stored."""
+    outcome = store_all(session, [prepare(request, idempotency_key)])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def get(session: Session, lead_id: str) -> Optional[Lead]:

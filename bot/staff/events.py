@@ -1,14 +1,15 @@
 """New leads to the staff console (Redis pub/sub, read by the console's server-sent events) and to the staff
 Telegram chat. Called by the intake after it stored a lead; never blocks it nor fails it: the work runs on a
-small thread pool and every error is logged, without contact details, and swallowed."""
+small thread pool, a group of leads at a time, and every error is logged, without contact details, and swallowed."""
 
 from __future__ import annotations
 
 import functools
 import json
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Dict, Optional
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, Optional
 
 import redis
 
@@ -43,27 +44,57 @@ def _client(url: str) -> redis.Redis:
 
 
 def publish(data: Dict[str, Any], client: Optional[redis.Redis] = None) -> None:
+    publish_all([data], client)
+
+
+def publish_all(items: List[Dict[str, Any]], client: Optional[redis.Redis] = None) -> None:
+    """One round trip for all (a pipeline, no transaction): the intake stores leads in groups (bot.leads.writer)."""
     client = client or _client(settings().redis_connection_url)
-    client.publish(channel(), json.dumps(data))
+    pipe = client.pipeline(transaction=False)
+    for data in items:
+        pipe.publish(channel(), json.dumps(data))
+    pipe.execute()
 
 
-def _deliver(data: Dict[str, Any]) -> None:
+# Leads announced since the last delivery ran; one delivery task at a time takes them all, so a group of leads
+# costs one hand-off to the pool and one Redis round trip, not one each.
+_waiting: List[Dict[str, Any]] = []
+_waiting_lock = threading.Lock()
+_scheduled = False
+
+
+def _deliver_waiting() -> None:
+    global _scheduled
+    with _waiting_lock:
+        items = _waiting[:]
+        _waiting.clear()
+        _scheduled = False
     try:
-        publish(data)
+        publish_all(items)
     except Exception as error:  # noqa: BLE001  (Redis down: the console just needs a reload)
-        logger.warning("could not publish new %s %s to the staff console: %s", data["kind"], data["id"], type(error).__name__)
-    if data["kind"] == "lead" and data["qualified"]:
-        from bot.staff.alerts import send_qualified_alert  # imported here: python-telegram-bot loads only when used
+        for data in items:
+            logger.warning("could not publish new %s %s to the staff console: %s", data["kind"], data["id"],
+                           type(error).__name__)
+    for data in items:
+        if data["kind"] == "lead" and data["qualified"]:
+            from bot.staff.alerts import send_qualified_alert  # imported here: python-telegram-bot loads only when used
 
-        send_qualified_alert(data)
+            send_qualified_alert(data)
 
 
-def publish_new_lead(lead: Any) -> Optional[Future[None]]:
-    """Announce a newly stored lead or hand-off in the background; returns the future (tests wait on it)."""
+def publish_new_lead(lead: Any) -> None:
+    """Announce a newly stored lead or hand-off in the background (on `_pool`: tests wait on it)."""
+    global _scheduled
     if settings().staff_events == "off":
-        return None
+        return
+    with _waiting_lock:
+        _waiting.append(summary(lead))
+        if _scheduled:  # the task already waiting on the pool takes this one too
+            return
+        _scheduled = True
     try:
-        return _pool.submit(_deliver, summary(lead))
+        _pool.submit(_deliver_waiting)
     except Exception as error:  # noqa: BLE001  (e.g. the pool is shut down at exit)
+        with _waiting_lock:
+            _scheduled = False  # the next lead schedules it again, this one with it
         logger.warning("staff notification not scheduled: %s", type(error).__name__)
-        return None

@@ -7,7 +7,7 @@ from typing import Iterator
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import get_session
+from bot.db import get_session, get_sessions
 
 
 def use_sessions(app: FastAPI, sessions: sessionmaker[Session]) -> None:
@@ -17,4 +17,8 @@ def use_sessions(app: FastAPI, sessions: sessionmaker[Session]) -> None:
         with sessions() as session:
             yield session
 
+    async def sessions_override() -> sessionmaker[Session]:
+        return sessions
+
     app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[get_sessions] = sessions_override

@@ -406,11 +406,14 @@ def _reasons(r: _Rules, value: Any, options: Mapping[str, Mapping[str, Text]]) -
 
 
 class RulesCache(Reloading["Rules"]):
-    """The rules in `path`, reloaded when it or categories.yml (the definitions it uses) changes."""
+    """The rules in `path`, reloaded when it or categories.yml (the definitions it uses) changes; the files are
+    looked at once a second at most, as the screening data and the facts are (each look is two system calls, on
+    every lead the intake assesses)."""
 
-    def __init__(self, path: Path = RULES_FILE) -> None:
+    def __init__(self, path: Path = RULES_FILE, check_interval: float = 1.0) -> None:
         self.path = Path(path)
-        super().__init__(lambda: load_rules(self.path), [self.path, self.path.parent / "categories.yml"], "eligibility rules")
+        super().__init__(lambda: load_rules(self.path), [self.path, self.path.parent / "categories.yml"],
+                         "eligibility rules", check_interval)
 
 
 _default_cache = RulesCache()

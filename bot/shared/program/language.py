@@ -46,5 +46,11 @@ def keyword_regex(word: str) -> str:
 
 
 def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str]:
-    """One regex for lowercase keywords (see keyword_regex)."""
-    return re.compile("|".join(keyword_regex(w) for w in keywords))
+    """One regex for lowercase keywords, matching what keyword_regex's alternatives would. The Latin words share
+    one word-boundary check (one lookbehind per position instead of one per keyword: several times faster on
+    the intake's assessment and the FAQ search)."""
+    words = list(dict.fromkeys(keywords))
+    latin = [re.escape(w) for w in words if w.isascii()]
+    parts = [rf"(?<![a-z0-9])(?:{'|'.join(latin)})s?(?![a-z0-9])"] if latin else []
+    parts += [re.escape(w) for w in words if not w.isascii()]
+    return re.compile("|".join(parts)) if parts else re.compile(r"(?!)")

@@ -292,3 +292,22 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert {"/api/leads", "/api/leads/{lead_id}"} <= set(schema["paths"])
+
+
+def test_an_app_without_the_guard_still_checks_the_key(sessions: Any, monkeypatch: pytest.MonkeyPatch,
+                                                       count: Callable[[], int]) -> None:
+    """The routes' own check (require_key) stands in when the guard is not in front of them."""
+    from fastapi import FastAPI
+
+    from bot.leads.routes import router
+    from tests.bot.sessions import use_sessions
+
+    monkeypatch.setenv("INTAKE_API_KEY", API_KEY)
+    monkeypatch.setenv("INTAKE_ADMIN_KEY", ADMIN["X-API-Key"])
+    bare = FastAPI()
+    bare.include_router(router)
+    use_sessions(bare, sessions)
+    plain = TestClient(bare)
+    assert plain.post("/api/leads", json=lead_body(), headers={"X-API-Key": "wrong"}).status_code == 401
+    assert plain.post("/api/leads", json=lead_body(), headers=ADMIN).status_code == 403 and count() == 0
+    assert plain.post("/api/leads", json=lead_body(), headers={"X-API-Key": API_KEY}).status_code == 201 and count() == 1

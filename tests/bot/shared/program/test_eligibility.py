@@ -445,7 +445,7 @@ def test_default_rules_are_cached_and_reload_after_an_edit(data_copy: Path) -> N
     assert default_rules() is default_rules()
     assert default_rules().version == RULES.version
     path = data_copy / "eligibility.yml"
-    cache = RulesCache(path)
+    cache = RulesCache(path, check_interval=0)
     first = cache.current()
     assert cache.current() is first
     edit(path, "threshold: 60", "threshold: 65")
@@ -466,7 +466,7 @@ def test_rules_version_changes_when_a_category_definition_changes(data_copy) -> 
 
 
 def test_cached_rules_reload_when_a_category_definition_changes(data_copy: Path) -> None:
-    cache = RulesCache(data_copy / "eligibility.yml")
+    cache = RulesCache(data_copy / "eligibility.yml", check_interval=0)
     before = cache.current()
     edit(data_copy / "categories.yml", "think tanks whose field", "think tanks whose work")
     bump_mtime(data_copy / "categories.yml", 5)

@@ -1,6 +1,8 @@
+import re
+
 import pytest
 
-from bot.shared.program.language import detect_language
+from bot.shared.program.language import detect_language, keyword_pattern, keyword_regex
 
 
 @pytest.mark.parametrize(
@@ -27,3 +29,21 @@ from bot.shared.program.language import detect_language
 )
 def test_detect_language(text, language) -> None:
     assert detect_language(text) == language
+
+
+KEYWORDS = ["ai", "software", "it services", "electric vehicle", "人工智能", "汽车"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ai", "AIs and robots", "said", "software houses", "softwares", "it services", "an it service", "electric vehicles",
+     "electric vehicle-maker", "hybrid-electric vehicle", "aide", "我们做人工智能", "汽车零部件", "car", "", "ai2"],
+)
+def test_one_keyword_pattern_matches_as_its_keywords_one_by_one(text: str) -> None:
+    """The combined pattern (one word-boundary check for all Latin keywords) finds what each keyword's own finds."""
+    alone = any(re.search(keyword_regex(word), text.lower()) for word in KEYWORDS)
+    assert bool(keyword_pattern(KEYWORDS).search(text.lower())) == alone
+
+
+def test_no_keywords_match_nothing() -> None:
+    assert keyword_pattern([]).search("anything") is None
