@@ -10,6 +10,7 @@ Plain Python that runs on Rasa's 3.10 and the app's 3.11: only redis-py and the 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -136,6 +137,14 @@ def url_db(url: str) -> int:
 def client_from_url(url: str, **kwargs: Any) -> redis.Redis:
     options = {**CLIENT_DEFAULTS, **kwargs}
     return redis.Redis.from_url(url, **options)
+
+
+@functools.lru_cache(maxsize=8)
+def shared_client(url: str, socket_timeout: float = CLIENT_DEFAULTS["socket_timeout"],
+                  socket_connect_timeout: float = CLIENT_DEFAULTS["socket_connect_timeout"]) -> redis.Redis:
+    """One pooled client per URL and timeouts, for a process's request paths: a new client per call would open
+    a new connection each time (redis-py's pool is safe to share between threads)."""
+    return client_from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout)
 
 
 def redis_from_env(**kwargs: Any) -> redis.Redis:

@@ -6,7 +6,6 @@ walks all of them. Unauthenticated page views go to the login page; anything els
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Dict, Optional, Union
 from urllib.parse import quote
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import get_session
 from bot.settings import settings
-from bot.shared.redis_conn import client_from_url
+from bot.shared.redis_conn import shared_client
 from bot.staff.i18n import StaffError, Term
 from bot.staff.models import ROLES, ApiToken, StaffUser
 from bot.staff.security import COOKIE_NAME, Sessions, StaffSession, api_token_hash, csrf_matches
@@ -29,14 +28,9 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CSRF_FAILED = str(StaffError("error.csrf"))  # in English; pages show it in the reader's language
 
 
-@functools.lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return client_from_url(url)
-
-
 def get_redis() -> redis.Redis:
     """FastAPI dependency: the shared Redis client for REDIS_URL (or REDIS_HOST/PORT/DB) as the environment says now."""
-    return _client(settings().redis_connection_url)
+    return shared_client(settings().redis_connection_url)
 
 
 class StaffPageError(HTTPException):

@@ -4,7 +4,6 @@ small thread pool, a group of leads at a time, and every error is logged, withou
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
@@ -14,7 +13,7 @@ from typing import Any, Dict, List, Optional
 import redis
 
 from bot.settings import settings
-from bot.shared.redis_conn import KEY_PREFIX, client_from_url, url_db
+from bot.shared.redis_conn import KEY_PREFIX, shared_client, url_db
 
 logger = logging.getLogger(__name__)
 
@@ -36,20 +35,14 @@ def summary(lead: Any) -> Dict[str, Any]:
     }
 
 
-@functools.lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    # One pooled client per URL: a new client per lead opened a new connection each time (a third of the
-    # intake's CPU in `make bench`); redis-py's pool is safe to share between the pool's threads.
-    return client_from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-
-
 def publish(data: Dict[str, Any], client: Optional[redis.Redis] = None) -> None:
     publish_all([data], client)
 
 
 def publish_all(items: List[Dict[str, Any]], client: Optional[redis.Redis] = None) -> None:
     """One round trip for all (a pipeline, no transaction): the intake stores leads in groups (bot.leads.writer)."""
-    client = client or _client(settings().redis_connection_url)
+    # Short timeouts: a stalled Redis holds up only the announcements, never for long.
+    client = client or shared_client(settings().redis_connection_url, 1.0, 1.0)
     pipe = client.pipeline(transaction=False)
     for data in items:
         pipe.publish(channel(), json.dumps(data))
