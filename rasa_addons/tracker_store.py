@@ -51,7 +51,7 @@ speedups.apply()  # events are read back by the hundred here: find their classes
 
 CONNECTION_KEYS = ("port", "db", "username", "password", "use_ssl", "ssl_keyfile", "ssl_certfile", "ssl_ca_certs")
 TURN_MEMORY_SECONDS = 3600  # a message is sent again within seconds; an hour is ample
-WINDOW = 80  # events of a long session a turn reads: a dozen turns or more, far beyond the policies' 3-turn memory
+WINDOW = 160  # events of a long session a turn reads: many turns, far beyond what the policies look back on
 _LOADED = "_gzcp_loaded"  # (history length, events handed to Rasa) set on each tracker retrieve returns
 
 # KEYS: lock queue, lock leases, event list, turns, session hash.
