@@ -35,17 +35,13 @@ def summary(lead: Any) -> Dict[str, Any]:
     }
 
 
-def publish(data: Dict[str, Any], client: Optional[redis.Redis] = None) -> None:
-    publish_all([data], client)
-
-
 def publish_all(items: List[Dict[str, Any]], client: Optional[redis.Redis] = None) -> None:
     """One round trip for all (a pipeline, no transaction): the intake stores leads in groups (bot.leads.writer)."""
     # Short timeouts: a stalled Redis holds up only the announcements, never for long.
     client = client or shared_client(settings().redis_connection_url, 1.0, 1.0)
-    pipe = client.pipeline(transaction=False)
+    name, pipe = channel(), client.pipeline(transaction=False)
     for data in items:
-        pipe.publish(channel(), json.dumps(data))
+        pipe.publish(name, json.dumps(data))
     pipe.execute()
 
 

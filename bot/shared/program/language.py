@@ -39,10 +39,15 @@ def detect_language(text: Optional[str]) -> Optional[str]:
     return None
 
 
+def _whole_word(alternatives: str) -> str:
+    # A Latin keyword as a whole word, plural s allowed; `alternatives` is one escaped word or several joined by |.
+    return rf"(?<![a-z0-9])(?:{alternatives})s?(?![a-z0-9])"
+
+
 def keyword_regex(word: str) -> str:
     """The regex for one lowercase keyword: a Latin one as a whole word (plural s allowed: "ai" must not
     match "said"), a Chinese one anywhere (Chinese has no word breaks). Match it on lowercased text."""
-    return rf"(?<![a-z0-9]){re.escape(word)}s?(?![a-z0-9])" if word.isascii() else re.escape(word)
+    return _whole_word(re.escape(word)) if word.isascii() else re.escape(word)
 
 
 def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str]:
@@ -51,6 +56,6 @@ def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str]:
     the intake's assessment and the FAQ search)."""
     words = list(dict.fromkeys(keywords))
     latin = [re.escape(w) for w in words if w.isascii()]
-    parts = [rf"(?<![a-z0-9])(?:{'|'.join(latin)})s?(?![a-z0-9])"] if latin else []
+    parts = [_whole_word("|".join(latin))] if latin else []
     parts += [re.escape(w) for w in words if not w.isascii()]
     return re.compile("|".join(parts)) if parts else re.compile(r"(?!)")

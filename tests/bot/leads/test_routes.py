@@ -8,10 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from bot.leads.routes import router
 from bot.shared.program.eligibility import Profile, assess
 from tests.bot.leads.conftest import ADMIN, API_KEY, PROFILE, handoff_body, lead_body
+from tests.bot.sessions import use_sessions
 
 # --- auth ------------------------------------------------------------------------------------------
 
@@ -297,11 +300,6 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
 def test_an_app_without_the_guard_still_checks_the_key(sessions: Any, monkeypatch: pytest.MonkeyPatch,
                                                        count: Callable[[], int]) -> None:
     """The routes' own check (require_key) stands in when the guard is not in front of them."""
-    from fastapi import FastAPI
-
-    from bot.leads.routes import router
-    from tests.bot.sessions import use_sessions
-
     monkeypatch.setenv("INTAKE_API_KEY", API_KEY)
     monkeypatch.setenv("INTAKE_ADMIN_KEY", ADMIN["X-API-Key"])
     bare = FastAPI()
