@@ -21,6 +21,10 @@ from bot.shared.replies import Button
 
 LabelFor = Callable[[str], Optional[str]]  # a payload's title when no button showing it was seen
 
+# The actions that attach this transcript to a lead: Rasa sends them every event of the current session
+# (rasa_addons.tracker_store); other actions get the part of a long session that a turn reads.
+WHOLE_SESSION_ACTIONS = frozenset({"action_screening_submit", "action_handoff_submit"})
+
 
 @dataclass(frozen=True)
 class Turn:

@@ -15,6 +15,7 @@ import actions
 from actions.conversation import ActionAffirm, ActionClarify, ActionDeny, ActionGreet, ActionOutOfScope
 from actions.program import ActionAnswerTopic, ActionInform
 from actions.support import ActionRequestHuman
+from bot.shared.transcript import WHOLE_SESSION_ACTIONS
 from tests.actions.conftest import category, make_tracker, topic_button, topic_tracker
 from tests.conftest import ROOT
 
@@ -46,6 +47,11 @@ def all_actions() -> list:
 def test_every_domain_action_is_implemented_and_every_action_is_in_the_domain() -> None:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
     assert sorted(cls().name() for cls in concrete_actions()) == sorted(domain["actions"])
+
+
+def test_the_actions_that_send_a_lead_with_its_transcript_get_the_whole_session() -> None:
+    senders = {cls().name() for cls in concrete_actions() if "submit(" in inspect.getsource(cls.run)}
+    assert senders and senders == WHOLE_SESSION_ACTIONS  # rasa_addons.tracker_store sends them every event
 
 
 @pytest.mark.parametrize("cls", all_actions(), ids=lambda c: c.action_name)

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from scripts import processes
 from tests.conftest import ROOT
-from tests.integration.conftest import TOKEN, _wait, actions_argv, process_argv, rasa_argv
+from tests.integration.conftest import TOKEN, TRACKER_WINDOW, _wait, actions_argv, process_argv, rasa_argv
 
 BASE = int(os.environ.get("TEST_CLUSTER_BASE_PORT", "16400"))
 INTAKE_KEY = "cluster-intake-key"
@@ -84,6 +84,7 @@ class Cluster:
             "REDIS_DB": "0",
             "REDIS_URL": "",  # this cluster's own Redis, whatever the caller's REDIS_URL says
             "TRACKER_TTL_SECONDS": "3600",
+            "TRACKER_WINDOW": TRACKER_WINDOW,
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
             "RASA_AUTH_TOKEN": TOKEN,
             "RASA_URLS": ",".join(self.rasa_urls),

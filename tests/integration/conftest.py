@@ -19,6 +19,9 @@ from tests.conftest import ROOT
 
 MODEL = ROOT / "models/current.tar.gz"
 TOKEN = "integration-test-token"
+# Rasa reads conversations through a window of this many events (production: 48), so that every screening
+# here crosses it several times, and a turn that reads the wrong state shows.
+TRACKER_WINDOW = "16"
 RASA_PORT = int(os.environ.get("TEST_RASA_PORT", "15005"))
 ACTIONS_PORT = int(os.environ.get("TEST_ACTIONS_PORT", "15055"))
 CONTACT_EMAIL = "integration-staff@example.org"
@@ -96,6 +99,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     env.setdefault("REDIS_HOST", "127.0.0.1")
     env.setdefault("REDIS_PORT", "6379")
     env.setdefault("TRACKER_TTL_SECONDS", "3600")
+    env["TRACKER_WINDOW"] = TRACKER_WINDOW
     procs = []
     try:
         actions_log = logs / "actions.log"

@@ -5,6 +5,7 @@ the middle of a batch and every lead must still arrive exactly once; deletion; l
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -66,9 +67,9 @@ class Intake:
 
     def leads(self, conversation_id: str) -> List[Dict[str, Any]]:
         with self.engine.connect() as connection:
-            rows = connection.execute(text("SELECT kind, category, qualified, email, phone, channel, language "
-                                           "FROM leads WHERE conversation_id = :c"), {"c": conversation_id})
-            return [dict(row._mapping) for row in rows]
+            rows = connection.execute(text("SELECT kind, category, qualified, email, phone, channel, language, "
+                                           "transcript FROM leads WHERE conversation_id = :c"), {"c": conversation_id})
+            return [{**row._mapping, "transcript": json.loads(row.transcript)} for row in rows]
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +164,9 @@ def test_english_company_with_a_mid_form_question_bad_email_and_bad_phone(stack:
     assert lead["category"] == "strategic_partner" and lead["qualified"]
     assert lead["email"] == "anna.schmidt@siemens-example.com" and lead["phone"] == "+49301234567"
     assert lead["channel"] == "rest" and lead["language"] == "en"
+    # Staff read the whole conversation, though each turn read only its last events (a window of 16 here).
+    said = [item["text"] for item in seen if item.get("text", "").startswith("USER: ")]
+    assert [f"USER: {t['text']}" for t in lead["transcript"] if t["sender"] == "user"] == said
 
 
 def test_chinese_startup_pressing_buttons_is_a_city_dreamer(stack: Stack, intake: Intake) -> None:
