@@ -19,10 +19,14 @@ The tracker so rebuilt is the one the full history gives for everything a turn u
 and at each of its turns (the state is the mark's, not today's), the previous action before the first
 message read, and the session head that Rasa's memoization reads when every later turn was a rule's (with
 rules not in stories, every turn; without the head a form's turn had no state and the prediction failed).
-A mark is put where no form is active when the window has such a user message, so a form's turns are never
-split. Rasa's HTTP API reads the whole history (`retrieve_full_tracker`). A conversation stored by an
-earlier version (one JSON document) is converted on first read; one stored without a head or mark is read
-whole once and marked on its next save.
+A mark is put where no form is active and before the memoization policy's last MEMORY_TURNS turns of its own
+(fallbacks; rule turns are hidden from it) when such a user message lies within REACH windows, so a form's turns
+are read together; otherwise (a form or such a turn older than that) at the latest user message a window back:
+the read stays bounded, and the memoization policy then sees the head instead of those older turns. Actions get
+what the turn read, except WHOLE_SESSION_ACTIONS (a lead's transcript): every event of the session. Rasa's HTTP
+API reads the whole history (`retrieve_full_tracker`). A conversation stored by an earlier version (one JSON
+document) is converted on first read; one stored without a head or mark is read whole once and marked on its
+next save.
 
 Two additions from before, each done in the same Redis script as the write:
 
