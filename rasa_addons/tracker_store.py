@@ -48,7 +48,7 @@ TRACKER_WINDOW events (default 48).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from rasa.core.tracker_store import RedisTrackerStore
@@ -297,7 +297,8 @@ class FencedRedisTrackerStore(RedisTrackerStore):
         if length == -1:
             raise LockLost("the conversation changed while this turn ran; the save was refused")
         # Saved again later in the same turn: append on, from what is stored now.
-        setattr(tracker, _LOADED, Loaded(int(length) - 1, len(events), loaded.tail, start, head, mark, state))
+        setattr(tracker, _LOADED, replace(loaded, length=int(length) - 1, count=len(events), start=start, head=head,
+                                          mark=mark, state=state))
 
     def _marked(self, tracker: DialogueStateTracker, events: List[Event], loaded: Loaded) -> Tuple[int, int, int, str]:
         """The session fields to store, with the mark moved on once the events a turn reads have grown past
@@ -390,11 +391,9 @@ def _advance(loaded: Loaded, events: List[Event]) -> Loaded:
     base = loaded.length  # history index of new[0]
     start = _session_start(new, base, -1)
     if start >= 0:
-        head = _first_user(new, start - base, base)
-        return Loaded(loaded.length, loaded.count, loaded.tail, start, head, -1, "")
+        return replace(loaded, start=start, head=_first_user(new, start - base, base), mark=-1, state="")
     if loaded.head < 0:
-        return Loaded(loaded.length, loaded.count, loaded.tail, loaded.start, _first_user(new, 0, base),
-                      loaded.mark, loaded.state)
+        return replace(loaded, head=_first_user(new, 0, base))
     return loaded
 
 
