@@ -145,6 +145,11 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
         return component
 
     def process(self, messages: List[Message]) -> List[Message]:
+        # sklearn scores X @ coef_.T; with coef_ in C order scipy copies that transposed view on every call (it
+        # needs a C-contiguous dense operand). In Fortran order the view is C-contiguous: the same numbers, 0.03
+        # instead of 0.30 ms a message (make bench, issue 14).
+        if not self.clf.coef_.flags.f_contiguous:
+            self.clf.coef_ = np.asfortranarray(self.clf.coef_)
         probabilities = self.clf.predict_proba(self._create_X(messages))
         for message, row in zip(messages, probabilities, strict=True):
             intents: Dict[str, float] = defaultdict(float)

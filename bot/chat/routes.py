@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Dict, List, Optional, Tuple
 
-import httpx
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
@@ -82,19 +81,17 @@ class ChatSettings:
 
 
 class Gateway:
-    """What the routes share for the app's lifetime: one HTTP client to Rasa, one Redis client."""
+    """What the routes share for the app's lifetime: one client to the Rasa replicas, one Redis client."""
 
     def __init__(self, settings: Optional[ChatSettings] = None) -> None:
         self.settings = settings or ChatSettings.from_env()
-        timeout = httpx.Timeout(self.settings.timeout, connect=3.0)
-        # Idle connections are dropped before Rasa's own keep-alive (120 s) can close one under a request.
-        self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=50, keepalive_expiry=30))
+        self.rasa = RasaClient.from_env(timeout=self.settings.timeout)
         self.redis = async_redis_from_env()
-        self.service = ChatService(RasaClient.from_env(self.http), LanguageMemory(self.redis))
+        self.service = ChatService(self.rasa, LanguageMemory(self.redis))
         self.limiter = RateLimiter(self.redis)
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.rasa.aclose()
         await self.redis.aclose()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Dict
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -25,6 +24,6 @@ async def readyz(request: Request) -> JSONResponse:
     readiness = getattr(request.app.state, "readiness", None)
     if readiness is None:
         readiness = request.app.state.readiness = Readiness()
-    async with httpx.AsyncClient(timeout=3.0) as http:
-        body = await readiness.check(RasaClient.from_env(http))
+    async with RasaClient.from_env(timeout=3.0) as rasa:
+        body = await readiness.check(rasa)
     return JSONResponse(body, status_code=200 if body["status"] == "ready" else 503)

@@ -11,7 +11,6 @@ import asyncio
 import logging
 from typing import List, Optional
 
-import httpx
 from telegram import BotCommand, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
@@ -39,7 +38,7 @@ from bot.telegram.keyboards import LANG_PREFIX, PayloadStore, keyboard, language
 from bot.telegram.text import COMMANDS, split_message, unavailable, word
 
 logger = logging.getLogger(__name__)
-RASA_TIMEOUT = httpx.Timeout(20.0, connect=3.0)
+RASA_TIMEOUT_SECONDS = 20.0
 
 
 def sender_of(chat_id: int) -> str:
@@ -50,22 +49,22 @@ def sender_of(chat_id: int) -> str:
 class Bridge:
     """What the handlers share: the conversation service, the button store, per-chat order."""
 
-    def __init__(self, service: ChatService, buttons: PayloadStore, http: Optional[httpx.AsyncClient] = None, redis=None) -> None:
+    def __init__(self, service: ChatService, buttons: PayloadStore, rasa: Optional[RasaClient] = None, redis=None) -> None:
         self.service = service
         self.buttons = buttons
-        self._http = http
+        self._rasa = rasa
         self._redis = redis
         self._locks = KeyedLocks()
 
     @classmethod
     def from_env(cls) -> Bridge:
-        http = httpx.AsyncClient(timeout=RASA_TIMEOUT)
+        rasa = RasaClient.from_env(timeout=RASA_TIMEOUT_SECONDS)
         redis = async_redis_from_env()
-        return cls(ChatService(RasaClient.from_env(http), LanguageMemory(redis)), PayloadStore(redis), http, redis)
+        return cls(ChatService(rasa, LanguageMemory(redis)), PayloadStore(redis), rasa, redis)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        if self._rasa is not None:
+            await self._rasa.aclose()
         if self._redis is not None:
             await self._redis.aclose()
 

@@ -86,7 +86,7 @@ class WeChatChannel:
         http = httpx.AsyncClient(timeout=httpx.Timeout(config.chat_rasa_timeout_seconds, connect=3.0))
         redis = async_redis_from_env()
         api = WeChatAPI(http, redis, config.wechat_app_id, config.wechat_app_secret, config.wechat_api_base_url)
-        service = ChatService(RasaClient.from_env(http), LanguageMemory(redis))
+        service = ChatService(RasaClient.from_env(), LanguageMemory(redis))
         return cls(service, api, redis, config.wechat_reply_seconds, config.chat_max_message_chars, http)
 
     async def close(self) -> None:
@@ -97,6 +97,7 @@ class WeChatChannel:
             task.cancel()
         if self._http is not None:
             await self._http.aclose()
+        await self.service.rasa.aclose()
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -224,10 +224,9 @@ def test_telegram_messages_count_in_the_shared_hash(client: TestClient, env: Fak
     """The bridge is another process: it adds to the Redis hash that the web app's /metrics exports."""
 
     async def relay_twice() -> List[Dict[str, Any]]:
-        http = httpx.AsyncClient(timeout=2.0)
         store = redis_env.async_client(REDIS_DB, decode_responses=True)
-        rasa = RasaClient(http, env.url, env.token, retry_delays=())  # type: ignore[attr-defined]
-        bridge = Bridge(ChatService(rasa, LanguageMemory(store)), PayloadStore(store), http, store)
+        rasa = RasaClient(env.url, env.token, retry_delays=(), timeout=2.0)  # type: ignore[attr-defined]
+        bridge = Bridge(ChatService(rasa, LanguageMemory(store)), PayloadStore(store), rasa, store)
         context = SimpleNamespace(bot=_FakeBot())
         await bridge.relay(context, 4242, "What is the program?", "en")  # type: ignore[arg-type]
         env.down = True

@@ -66,3 +66,17 @@ def test_the_saved_model_predicts_as_the_trained_one(tmp_path) -> None:
 
 def test_a_message_with_nothing_known_still_gets_an_intent(tmp_path) -> None:
     assert intent(trained(tmp_path), "🦄🦄") in EXAMPLES  # never an exception, so never an empty reply
+
+
+def test_the_weights_kept_for_scoring_give_the_same_probabilities(tmp_path) -> None:
+    """process() keeps the weights in Fortran order (no copy a message): the numbers are those of C order."""
+    import numpy as np
+
+    classifier = trained(tmp_path)
+    texts = ["hey there", "we'd like to sign up", "多谢啦", "🙏"]
+    X = classifier._create_X([message(t) for t in texts])
+    classifier.clf.coef_ = np.ascontiguousarray(classifier.clf.coef_)  # C order, as a saved model loads
+    expected = classifier.clf.predict_proba(X)
+    classifier.process([message("hello")])
+    assert classifier.clf.coef_.flags.f_contiguous
+    assert np.array_equal(classifier.clf.predict_proba(X), expected)

@@ -30,3 +30,72 @@ def test_events_find_the_same_class_as_rasas_own_lookup() -> None:
     assert Event.resolve_by_type("no_such_event", SlotSet) is SlotSet
     with pytest.raises(ValueError):
         Event.resolve_by_type("no_such_event")
+
+
+def test_the_check_by_event_type_agrees_with_the_full_schema_on_every_event_and_field() -> None:
+    """Every event type, each of its fields set to every JSON type, and answers shaped wrong around them: the
+    quick check passes exactly what Rasa's full schema passes."""
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    full = validator_for(schema)(schema)
+    quick = speedups._by_event_type(schema, validator_for(schema))
+    assert quick is not None
+    values = [None, 0, 1.5, True, "x", "", [], [{"a": 1}], {}, {"a": 1}]
+    items = schema["properties"]["events"]["items"]
+    answers = [{}, [], None, "x", {"events": None}, {"events": {}}, {"events": [1]}, {"events": [[]]},
+               {"events": [{}]}, {"events": [{"event": None}]}, {"events": [{"event": "no-such-event"}]},
+               {"responses": [1]}, {"responses": [{}]}, {"events": [], "responses": None}]
+    for branch in items["oneOf"]:
+        name = branch["properties"]["event"]["const"]
+        fields = {**items["properties"], **branch["properties"]}
+        answers.append({"events": [{"event": name}]})
+        answers.append({"events": [{"event": name, **{field: "x" for field in branch.get("required", [])}}]})
+        for field in fields:
+            if field == "event":
+                continue
+            for value in values:
+                event = {"event": name, **{f: "x" for f in branch.get("required", [])}, field: value}
+                answers.append({"events": [event], "responses": []})
+                answers.append({"events": [{"event": "action", "name": "a"}, event]})
+    assert any(full.is_valid(a) for a in answers) and not all(full.is_valid(a) for a in answers)
+    for answer in answers:
+        assert quick(answer) == full.is_valid(answer), answer
+
+
+def test_calls_to_an_endpoint_share_one_connection() -> None:
+    """Three custom-action calls, one connection: Rasa's endpoint config no longer opens one a call."""
+    import asyncio
+
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    speedups.apply()
+    peers = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername"))
+        return web.json_response({"events": [], "responses": []})
+
+    async def go() -> list:
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Action-Secret": "s"})
+        answers = [await endpoint.request(json={"next_action": "a"}, method="post") for _ in range(3)]
+        async with endpoint.session() as session:
+            await session.close()  # a closed session is replaced on the next call
+        answers.append(await endpoint.request(json={"next_action": "a"}, method="post"))
+        async with endpoint.session() as session:
+            await session.close()
+        await runner.cleanup()
+        return answers
+
+    answers = asyncio.run(go())
+    assert answers == [{"events": [], "responses": []}] * 4
+    assert len(set(peers[:3])) == 1 and peers[3] != peers[0]

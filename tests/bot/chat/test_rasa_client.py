@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Dict, Iterator, List, Tuple
 
-import httpx
 import pytest
 
 from bot.chat.rasa import RasaClient, RasaUnavailable
@@ -27,8 +26,8 @@ def run(coro: Any) -> Any:
 
 
 async def _send(urls: List[str], sender: str, message: str, token: str = "fake-token") -> List[Any]:
-    async with httpx.AsyncClient(timeout=2.0) as http:
-        return await RasaClient(http, urls, token, retry_delays=(0.01, 0.01)).send(sender, message, {"channel": "web"})
+    async with RasaClient(urls, token, retry_delays=(0.01, 0.01), timeout=2.0) as rasa:
+        return await rasa.send(sender, message, {"channel": "web"})
 
 
 def test_a_sender_sticks_to_one_replica_and_fails_over_when_it_is_down(two) -> None:
@@ -95,8 +94,8 @@ def test_a_server_error_is_retried_but_a_time_out_is_not(two) -> None:
 
 def test_readiness_reports_each_replica() -> None:
     async def go() -> Dict[str, Any]:
-        async with httpx.AsyncClient() as http:
-            return await RasaClient(http, [f"http://127.0.0.1:{free_port()}"]).readiness()
+        async with RasaClient([f"http://127.0.0.1:{free_port()}"]) as rasa:
+            return await rasa.readiness()
 
     (state,) = run(go()).values()
     assert state["status"] == "unreachable"
