@@ -50,7 +50,9 @@ def _endpoint_sessions_reused() -> None:
     if getattr(config, "_sessions_reused", False):
         return
     original = config.session
-    kept: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dict[Tuple, Any]]" = weakref.WeakKeyDictionary()
+    # headers and auth -> (the event loop it was made in, the session); one per endpoint: a session made in an
+    # earlier loop (tests run several) is replaced, never kept beside the new one.
+    kept: Dict[Tuple, Tuple[Any, Any]] = {}
 
     def session(self: Any) -> Any:
         try:
@@ -58,16 +60,16 @@ def _endpoint_sessions_reused() -> None:
         except RuntimeError:  # not in a coroutine: Rasa's own, closed by its caller
             return original(self)
         key = (tuple(sorted((self.headers or {}).items())), tuple(sorted((self.basic_auth or {}).items())))
-        sessions = kept.setdefault(loop, {})
-        found = sessions.get(key)
-        if found is None or found.closed:
+        made_in, found = kept.get(key, (None, None))
+        if found is None or found.closed or made_in() is not loop:
             auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
-            found = sessions[key] = aiohttp.ClientSession(  # as Rasa makes it, with pooled connections
+            found = aiohttp.ClientSession(  # as Rasa makes it, with pooled connections
                 headers=self.headers,
                 auth=auth,
                 timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
                 connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
             )
+            kept[key] = (weakref.ref(loop), found)
         return _Borrowed(found)
 
     config.session = session  # type: ignore[method-assign]
@@ -111,7 +113,7 @@ def _by_event_type(schema: Dict[str, Any], cls: Any) -> Any:
     if len(set(names)) != len(names):
         return None
     common = {key: value for key, value in items.items() if key != "oneOf"}
-    per_event = {name: cls({"allOf": [common, branch]}) for name, branch in zip(names, items["oneOf"])}
+    per_event = {name: cls({"allOf": [common, branch]}) for name, branch in zip(names, items["oneOf"], strict=True)}
     outer = {**schema, "properties": {**schema["properties"], "events": {**schema["properties"]["events"]}}}
     del outer["properties"]["events"]["items"]
     whole = cls(outer)
