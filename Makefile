@@ -12,7 +12,7 @@ RASA_SIDE_REDIS_DB ?= 10  # the Rasa-side unit tests' own database while the app
 # (a secret holding `$` or `#` arrives unchanged); a variable already in the environment wins.
 WITH_ENV  := $(APP_PY) -m scripts.env --
 
-.PHONY: help run test eval bench lint audit env lock model redis postgres chromium clean check-data validate deploy-check
+.PHONY: help run test eval bench lint audit env lock model redis postgres chromium wrk clean check-data validate deploy-check
 
 help:
 	@echo "make run    - set up, train if needed, start Redis, the Rasa replicas, the action server and the web app"
@@ -47,6 +47,9 @@ lock:
 	$(UV) pip compile -q requirements/app.runtime.in --python-version 3.11 --generate-hashes -c requirements/app.lock.txt -o requirements/app.runtime.lock.txt
 
 # --- services and model --------------------------------------------------------------------
+wrk:
+	@bash scripts/ensure_wrk.sh --required
+
 redis: env
 	@$(WITH_ENV) bash scripts/ensure_redis.sh
 
@@ -84,7 +87,7 @@ deploy-check: env
 	@$(APP_PY) -m scripts.deploy check
 	@$(APP_PY) -m pytest -q tests/deploy
 
-test: env redis postgres chromium lint audit check-data validate deploy-check model
+test: env redis postgres chromium wrk lint audit check-data validate deploy-check model
 	@mkdir -p results
 	@# Two phases at once: the Python 3.11 suite waits on servers and browsers much of its time, the Rasa-side suite
 	@# and the test stories keep the other core busy meanwhile. The Rasa side has its own Redis database and
@@ -116,6 +119,7 @@ eval: env redis model
 # Side by side with a stock `rasa init` bot (build/bench/stock), on its own ports and Redis DB 12 so the
 # test suite can run meanwhile. Options: make bench BENCH_ARGS="--quick" (see python -m scripts.bench --help).
 bench: env redis model
+	@bash scripts/ensure_wrk.sh
 	@$(WITH_ENV) $(APP_PY) -m scripts.bench $(BENCH_ARGS)
 
 clean:

@@ -1,18 +1,26 @@
 """POST /api/leads: our intake (uvicorn bot.main:app, on a temporary SQLite database and on PostgreSQL) against
-a bare FastAPI endpoint (bare_app.py), one after the other, with the same uvicorn settings and the same client
-load: CLIENT_PROCESSES processes, each an asyncio + httpx loop, so the load generator is not the limit (one
-Python client process tops out near the rate of a bare endpoint)."""
+a bare FastAPI endpoint (bare_app.py), one after the other, with the same uvicorn settings and the same load.
+
+The load comes from wrk (Debian's package; `make bench` installs it when it can): one thread in C spends about a
+twentieth of the CPU a Python client does per request, so the bare endpoint's rate is the server's, not the
+client's (with Python clients, 1.3 ms of client CPU per request against the bare server's 0.3 ms decided it).
+Each request is a new lead: its own conversation and Idempotency-Key (intake.lua). Without wrk the bench falls
+back to CLIENT_PROCESSES Python processes (asyncio + httpx) and says so in the report."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import resource
+import shutil
 import subprocess
 import time
 import uuid
+from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from scripts.bench.bots import Context, ours_env
 from scripts.bench.load import requests
@@ -21,12 +29,13 @@ from scripts.bench.stats import summarize
 
 API_KEY = "bench-intake-key"
 CLIENT_PROCESSES = 3
+WRK_SCRIPT = Path(__file__).with_name("intake.lua")
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gzcp_bench")
 UVICORN_FLAGS = ["--host", "127.0.0.1"]  # as scripts/run_all.sh serves the app; the same for both servers
 Progress = Callable[[str], None]
 
 
-def lead_body(number: int) -> Dict[str, Any]:
+def lead_body(number: object) -> Dict[str, Any]:
     """A valid lead (as tests/bot/leads/conftest.py `lead_body`: a qualified strategic partner)."""
     return {
         "kind": "lead",
@@ -84,6 +93,48 @@ def _load(url: str, concurrency: int, total: int, label: str) -> Tuple[Dict[str,
     return summary, statuses, sum(part[2] for part in parts)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _wrk_load(wrk: str, url: str, concurrency: int, seconds: float, label: str,
+              work: Path) -> Tuple[Dict[str, Any], Dict[str, int], float]:
+    """wrk for `seconds` with `concurrency` connections: summary, statuses, client CPU seconds."""
+    template = work / "lead-template.json"
+    template.write_text(json.dumps(lead_body("@REF@")), encoding="utf-8")
+    prefix = f"bench-{uuid.uuid4().hex[:12]}"
+    cpu = _children_cpu()
+    done = subprocess.run(
+        [wrk, "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(WRK_SCRIPT), url, "--",
+         str(template), API_KEY, prefix],
+        capture_output=True, text=True, timeout=seconds + 60,
+    )
+    client_cpu = _children_cpu() - cpu
+    try:
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise HarnessError(f"wrk gave no summary (exit {done.returncode}):\n{done.stdout}{done.stderr}") from None
+    statuses = {str(code): int(n) for code, n in out["statuses"].items()}
+    created = statuses.get("201", 0)
+    elapsed = out["duration_us"] / 1e6
+    errors = sum(out["errors"].values()) + sum(n for code, n in statuses.items() if code != "201")
+
+    def ms(us: float) -> float:
+        return round(us / 1000, 2)
+
+    summary = {"label": label, "concurrency": concurrency, "requests": created, "errors": errors,
+               "elapsed_s": round(elapsed, 3), "p50_ms": ms(out["p50_us"]), "p95_ms": ms(out["p95_us"]),
+               "mean_ms": ms(out["mean_us"]), "max_ms": ms(out["max_us"]),
+               "rate_per_s": round(created / elapsed, 2) if elapsed > 0 else 0.0, "empty": 0}
+    return summary, statuses, client_cpu
+
+
+def load_generator() -> Optional[str]:
+    """wrk's path, or None (then the Python clients)."""
+    return shutil.which("wrk")
+
+
 def _postgres_ready() -> Tuple[bool, str]:
     """Create the bench's own PostgreSQL database when it is missing (never the tests' `test` database)."""
     try:
@@ -101,13 +152,20 @@ def _postgres_ready() -> Tuple[bool, str]:
         return False, f"{type(error).__name__}"
 
 
-def measure_intake(ctx: Context, say: Progress, *, concurrency: int, total: int, warmup: int = 50) -> Dict[str, Any]:
+def measure_intake(ctx: Context, say: Progress, *, concurrency: int, total: int, seconds: float = 10.0,
+                   warmup: int = 50) -> Dict[str, Any]:
+    """Each server measured alone: with wrk for `seconds`, else `total` requests from the Python clients."""
     databases = {"intake": f"sqlite:///{ctx.work / 'intake.db'}"}
     ready, why = _postgres_ready()
     if ready:
         databases["intake_postgres"] = POSTGRES_URL
-    results: Dict[str, Any] = {"concurrency": concurrency, "requests": total, "uvicorn_flags": " ".join(UVICORN_FLAGS),
-                               "client_processes": CLIENT_PROCESSES}
+    wrk = load_generator()
+    generator = (f"wrk (1 thread, {concurrency} connections, {seconds:g} s a server)" if wrk else
+                 f"{CLIENT_PROCESSES} Python processes (asyncio + httpx; wrk not found: the bare endpoint's rate may be "
+                 "the clients' limit)")
+    results: Dict[str, Any] = {"concurrency": concurrency, "requests": None if wrk else total,
+                               "uvicorn_flags": " ".join(UVICORN_FLAGS), "load_generator": generator,
+                               "client_processes": 1 if wrk else CLIENT_PROCESSES}
     if not ready:
         results["intake_postgres"] = {"not_measured": f"PostgreSQL at {POSTGRES_URL.split('@')[-1]}: {why}"}
     servers = {key: (ctx.ports.intake, "bot.main:app", url) for key, url in databases.items()}
@@ -129,11 +187,15 @@ def measure_intake(ctx: Context, say: Progress, *, concurrency: int, total: int,
             wait_http(server, f"http://127.0.0.1:{port}/healthz", 60)
             url = f"http://127.0.0.1:{port}/api/leads"
             asyncio.run(requests(url, _request, concurrency=concurrency, total=warmup, label=f"{key} warm-up"))
-            say(f"{key}: {total} x POST /api/leads from {concurrency} clients in {CLIENT_PROCESSES} processes")
+            say(f"{key}: POST /api/leads from {generator}")
             cpu = tree_cpu_seconds([server.pid])
-            summary, statuses, client_cpu = _load(url, concurrency, total, key)
-            cpu_ms = round((tree_cpu_seconds([server.pid]) - cpu) * 1000 / total, 2)
-            client_ms = round(client_cpu * 1000 / total, 2)
+            if wrk:
+                summary, statuses, client_cpu = _wrk_load(wrk, url, concurrency, seconds, key, ctx.work)
+            else:
+                summary, statuses, client_cpu = _load(url, concurrency, total, key)
+            answered = max(1, sum(statuses.values()))
+            cpu_ms = round((tree_cpu_seconds([server.pid]) - cpu) * 1000 / answered, 2)
+            client_ms = round(client_cpu * 1000 / answered, 2)
             say(
                 f"  {summary['rate_per_s']:.0f} req/s, p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, "
                 f"statuses {statuses}, CPU per request: server {cpu_ms} ms, client {client_ms} ms"

@@ -56,7 +56,8 @@ class Settings:
     levels: Sequence[int] = (10, 20, 50)
     parse_calls: int = 200
     breakdown_calls: int = 50
-    intake_requests: int = 2000
+    intake_requests: int = 2000  # with the Python clients (no wrk)
+    intake_seconds: float = 10.0  # with wrk, per server
     intake_concurrency: int = 20
     startup_timeout: float = 300.0
     train: bool = True
@@ -255,7 +256,8 @@ def run(settings: Settings, only: Optional[Sequence[str]], out: Path, stock_dir:
             results["bots"][setup.key].update(measure_bot(ctx, setup, settings, run_id))
         if settings.intake:
             say("== intake: POST /api/leads, ours and a bare endpoint")
-            results["intake"] = measure_intake(ctx, say, concurrency=settings.intake_concurrency, total=settings.intake_requests)
+            results["intake"] = measure_intake(ctx, say, concurrency=settings.intake_concurrency, total=settings.intake_requests,
+                                               seconds=settings.intake_seconds)
     except KeyboardInterrupt:
         say("interrupted: stopping everything the bench started")
         results["errors"].append("interrupted")
@@ -304,6 +306,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             parse_calls=20,
             breakdown_calls=10,
             intake_requests=200,
+            intake_seconds=2.0,
             train=settings.train,
             intake=settings.intake,
             long_turns=min(args.long_turns, 60),
