@@ -17,9 +17,9 @@ import shutil
 import subprocess
 import time
 import uuid
-from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from scripts.bench.bots import Context, ours_env

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List
 
-from scripts.bench.intake import API_KEY, load_generator, _wrk_load
+from scripts.bench.intake import API_KEY, _wrk_load, load_generator
 from tests.fakes.server import ServerThread
 
 
