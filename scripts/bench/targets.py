@@ -102,6 +102,36 @@ def _twenty_concurrent(name: str, bot: Mapping[str, Any], stock: Mapping[str, An
     return both(name, "≥ 3× stock, p95 < 500 ms", [throughput, latency], note)
 
 
+def _gateway_targets(gateway: Mapping[str, Any], ours: Mapping[str, Any], stock: Mapping[str, Any]) -> List[Verdict]:
+    """The user's path (gateway, 2 replicas): p50 and server CPU at most 1/2 of stock's REST figures; and what
+    the gateway adds, its path's server CPU per message less the REST path's, at most 3 ms."""
+    latency = relative(
+        "gateway path: per-message p50, sequential",
+        _get(gateway, "load", "sequential", "p50_ms"),
+        _get(stock, "load", "sequential", "p50_ms"),
+        "ms",
+        at_most=0.5,
+        goal="≤ 1/2 of stock",
+    )
+    cpu = relative(
+        "gateway path: server CPU per message",
+        _get(gateway, "load", "sequential", "server_cpu_ms_per_msg"),
+        _get(stock, "load", "sequential", "server_cpu_ms_per_msg"),
+        "ms",
+        at_most=0.5,
+        goal="≤ 1/2 of stock",
+    )
+    path, rest = _number(_get(gateway, "load", "sequential", "server_cpu_ms_per_msg")), _number(
+        _get(ours, "load", "sequential", "server_cpu_ms_per_msg"))
+    added = absolute("gateway's own CPU per message (gateway path − REST path)",
+                     None if path is None or rest is None else round(path - rest, 2), 3.0, "ms", goal="≤ 3 ms")
+    return [
+        both(latency.name, "p50 and CPU ≤ 1/2 of stock", [latency, cpu],
+             f"server CPU {cpu.ours:.1f} vs {cpu.reference:.1f} ms/msg ({cpu.ratio:.2f}×)" if cpu.ratio is not None else ""),
+        added,
+    ]
+
+
 def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
     """The targets, from a results dict shaped like results/bench.json."""
     ours = _get(results, "bots", "ours") or {}
@@ -144,6 +174,7 @@ def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
             ),
         ),
         _twenty_concurrent("20 concurrent: throughput, and our p95", ours, stock),
+        *(_gateway_targets(gateway, ours, stock) if gateway else []),
         *([_twenty_concurrent("20 concurrent via the gateway, 2 replicas (make run)", gateway, stock)] if gateway else []),
         relative(
             "start to first answer",

@@ -185,13 +185,14 @@ def test_the_breakdown_names_the_last_custom_action_and_splits_a_turn_by_its_eve
                 "tracker_ms": 5.0,
                 "action": "action_benefits",
                 "action_ms": 2.0,
-                "action_response_check": {"as_rasa_does_ms": 30.0, "validator_built_once_ms": 0.8},
+                "action_response_check": {"as_rasa_does_ms": 30.0, "validator_built_once_ms": 0.8,
+                                          "by_event_type_ms": 0.1},
             },
         },
         "stock": {"title": "stock", "breakdown": {"parse_ms": 11.0}},
     }
     ours, stock = report.breakdown_table(bots).splitlines()[-2:]
-    assert ours == "| ours | 70.0 | 20.0 | 40.0 | 5.0 | 5.0 | 12.0 | 5.0 | 2.0 (action_benefits) | 30.0 / 0.80 |"
+    assert ours == "| ours | 70.0 | 20.0 | 40.0 | 5.0 | 5.0 | 12.0 | 5.0 | 2.0 (action_benefits) | 30.0 / 0.80 / 0.10 |"
     assert stock == "| stock | — | — | — | — | — | 11.0 | — | — (no custom action) | — |"
 
 
@@ -206,3 +207,21 @@ def test_a_long_conversation_is_judged_on_its_last_turns_against_its_first() -> 
     assert grown.passed is False
     assert "last / first" in report.long_table({"ours": {"title": "ours", "long": {"single": {
         "senders": 1, "turns": 500, "first20_p50_ms": 30.0, "last20_p50_ms": 33.0, "growth": 1.1, "errors": 0}}}})
+
+
+def test_the_users_path_is_judged_on_p50_and_cpu_against_stock_and_on_what_the_gateway_adds() -> None:
+    results = _results()
+    sequential = {"p50_ms": 25.0, "server_cpu_ms_per_msg": 26.0}
+    results["bots"]["stock"]["load"]["sequential"].update({"p50_ms": 60.0, "server_cpu_ms_per_msg": 50.0})
+    results["bots"]["ours"]["load"]["sequential"]["server_cpu_ms_per_msg"] = 22.0
+    results["bots"]["ours_gateway"] = {"title": "gateway", "load": {"sequential": sequential}}
+    verdicts = {v.name: v for v in evaluate(results)}
+    path = verdicts["gateway path: per-message p50, sequential"]
+    added = verdicts["gateway's own CPU per message (gateway path − REST path)"]
+    assert path.passed is False and path.ratio == round(25 / 60, 3)  # p50 fits, CPU 26 > 50/2 does not
+    assert "26.0 vs 50.0" in path.note
+    assert added.ours == 4.0 and added.passed is False
+    sequential["server_cpu_ms_per_msg"] = 24.0
+    verdicts = {v.name: v for v in evaluate(results)}
+    assert verdicts["gateway path: per-message p50, sequential"].passed is True
+    assert verdicts["gateway's own CPU per message (gateway path − REST path)"].passed is True  # 2 ms
