@@ -99,3 +99,50 @@ def test_calls_to_an_endpoint_share_one_connection() -> None:
     answers = asyncio.run(go())
     assert answers == [{"events": [], "responses": []}] * 4
     assert len(set(peers[:3])) == 1 and peers[3] != peers[0]
+
+
+def test_an_empty_domain_is_still_told_from_the_project_one() -> None:
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+
+    speedups.apply()
+    root = Path(__file__).resolve().parents[2]
+    assert Domain.empty().is_empty() and Domain.from_dict({}).is_empty()
+    assert not Domain.load(str(root / "domain.yml")).is_empty()
+    assert not Domain.from_dict({"intents": ["greet"]}).is_empty()
+
+
+def test_the_modules_whose_deep_copies_are_skipped_copy_only_for_debug_log_lines() -> None:
+    """Each `copy.deepcopy(...)` in those modules is an argument of a `structlogger.debug(...)` call; and with
+    debug logging off it hands the value itself, with it on a real copy."""
+    import ast
+    import importlib
+    import inspect
+    import logging
+
+    speedups.apply()
+    for name in speedups.LOG_ONLY_COPIES:
+        module = importlib.import_module(name)
+        tree = ast.parse(inspect.getsource(module))
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        copies = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) == "copy.deepcopy"]
+        assert copies, name
+        for call in copies:
+            node = call
+            while node in parents and not (isinstance(node, ast.Call) and ast.unparse(node.func) == "structlogger.debug"):
+                node = parents[node]
+            assert isinstance(node, ast.Call) and ast.unparse(node.func) == "structlogger.debug", (name, call.lineno)
+        uses = {ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and ast.unparse(n.value) == "copy"}
+        assert uses == {"copy.deepcopy"}, (name, uses)
+    value = {"events": [{"event": "slot"}]}
+    rasa_logger = logging.getLogger("rasa")
+    level = rasa_logger.level
+    try:
+        rasa_logger.setLevel(logging.INFO)
+        assert speedups._deepcopy_when_logged(value) is value
+        rasa_logger.setLevel(logging.DEBUG)
+        copied = speedups._deepcopy_when_logged(value)
+        assert copied == value and copied is not value and copied["events"][0] is not value["events"][0]
+    finally:
+        rasa_logger.setLevel(level)
