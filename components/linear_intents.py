@@ -47,6 +47,10 @@ DELIMITER = "/"  # ask_program/benefits, as Rasa names retrieval intents
 TOPIC = "topic"  # the intent metadata key (training data) and the output field
 WEIGHTS_FILE = "idf.npz"
 VOCABULARY_FILE = "vocabulary.json"
+# The fitted regression as plain arrays. Rasa saves it with skops, whose import alone scans every loaded module
+# (3 of a Rasa server's 6 s of model loading; make bench, issue 14); a model with only the skops file still loads.
+REGRESSION_FILE = "regression.npz"
+REGRESSION_FIELDS = ("coef_", "intercept_", "classes_", "n_iter_")
 
 
 def tokens_of(message: Message) -> List[str]:
@@ -176,10 +180,10 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
         return self._create_X(examples), [label_of(e) for e in examples]
 
     def persist(self) -> None:
-        super().persist()
         if self.words is None or self.chars is None:
-            return
+            return  # not trained (no training data): nothing to keep, load() makes an untrained one
         with self._model_storage.write_to(self._resource) as model_dir:
+            np.savez(model_dir / REGRESSION_FILE, **{name: getattr(self.clf, name) for name in REGRESSION_FIELDS})
             vocabularies = {name: {k: int(v) for k, v in vec.vocabulary_.items()}
                             for name, vec in (("words", self.words), ("chars", self.chars))}
             (model_dir / VOCABULARY_FILE).write_text(json.dumps(vocabularies, ensure_ascii=False), encoding="utf-8")
@@ -188,21 +192,30 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
     @classmethod
     def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> LinearIntentClassifier:
-        component = super().load(config, model_storage, resource, execution_context, **kwargs)
+        component = cls(config, execution_context.node_name, model_storage, resource)
         try:
             with model_storage.read_from(resource) as model_dir:
+                if not (model_dir / REGRESSION_FILE).exists():  # a model saved before REGRESSION_FILE
+                    component = super().load(config, model_storage, resource, execution_context, **kwargs)
+                else:
+                    with np.load(model_dir / REGRESSION_FILE) as fitted:
+                        for name in REGRESSION_FIELDS:
+                            setattr(component.clf, name, fitted[name])
+                    component.clf.n_features_in_ = component.clf.coef_.shape[1]
                 vocabularies = json.loads((model_dir / VOCABULARY_FILE).read_text(encoding="utf-8"))
                 weights = np.load(model_dir / WEIGHTS_FILE)
                 component.words = word_vectorizer(vocabularies["words"], weights["words"])
                 component.chars = char_vectorizer(vocabularies["chars"], weights["chars"])
         except (ValueError, FileNotFoundError):
-            pass  # not trained (no training data): Rasa's own load has said so
+            pass  # not trained (no training data)
         return component
 
     def process(self, messages: List[Message]) -> List[Message]:
         # sklearn scores X @ coef_.T; with coef_ in C order scipy copies that transposed view on every call (it
         # needs a C-contiguous dense operand). In Fortran order the view is C-contiguous: the same numbers, 0.03
         # instead of 0.30 ms a message (make bench, issue 14).
+        if not hasattr(self.clf, "coef_"):
+            return messages  # not trained (no training data): no intent, as Rasa's fallback then says
         if not self.clf.coef_.flags.f_contiguous:
             self.clf.coef_ = np.asfortranarray(self.clf.coef_)
         if self._features is None:

@@ -110,3 +110,26 @@ def test_the_features_are_those_of_sklearns_transform_to_the_last_bit() -> None:
             assert ours.shape == theirs.shape
             assert np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(ours.indices, theirs.indices)
             assert np.array_equal(ours.data, theirs.data)
+
+
+def test_a_model_saved_by_rasas_own_persist_still_loads(tmp_path) -> None:
+    """Models trained before the regression was kept as plain arrays hold only Rasa's skops file."""
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
+    from components.linear_intents import REGRESSION_FILE
+
+    classifier = trained(tmp_path)
+    classifier.persist()
+    with classifier._model_storage.write_to(Resource("intents")) as model_dir:
+        assert (model_dir / REGRESSION_FILE).exists()
+        (model_dir / REGRESSION_FILE).unlink()
+    LogisticRegressionClassifier.persist(classifier)  # Rasa's skops file, as earlier models have it
+    loaded = LinearIntentClassifier.load({"C": 50}, classifier._model_storage, Resource("intents"), MagicMock())
+    for text in ("hey there", "多谢啦"):
+        assert intent(loaded, text) == intent(classifier, text)
+
+
+def test_an_untrained_classifier_loads_and_gives_no_intent(tmp_path) -> None:
+    storage = LocalModelStorage(tmp_path)
+    loaded = LinearIntentClassifier.load({}, storage, Resource("nothing"), MagicMock())
+    assert loaded.process([message("hello")])[0].get("intent") is None
