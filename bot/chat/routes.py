@@ -25,9 +25,10 @@ from bot.chat.rasa import RasaClient, RasaUnavailable
 from bot.chat.schemas import ChatIn, ChatOut, ErrorOut, HistoryOut, clean_text
 from bot.chat.service import ChatService, welcome
 from bot.chat.store import LanguageMemory, RateLimiter, async_redis_from_env
-from bot.metrics.chat import observed, rasa_timer
+from bot.metrics.chat import flush, observed, rasa_timer
 from bot.settings import settings
 from bot.shared.channels import WEB
+from bot.shared.metrics import PENDING
 from bot.shared.redis_conn import conversation_keys
 from bot.shared.replies import Reply
 
@@ -92,6 +93,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.rasa.aclose()
+        await flush(self.redis)  # the last messages' counts
         await self.redis.aclose()
 
 
@@ -216,9 +218,11 @@ async def chat(request: Request) -> Response:
     token, conversation = _session(request)
     sender = WEB.sender(conversation)
     ip = request.client.host if request.client else "unknown"
-    # One round trip: both rate limits, and the language this conversation last told Rasa.
+    # One round trip: both rate limits, the language this conversation last told Rasa, and the metrics of the
+    # messages before this one (bot.metrics.chat).
     retry, remembered = await gateway.limiter.gate(
-        [("web-ip", ip, settings.per_ip), ("web", conversation, settings.per_session)], conversation_keys(sender).language
+        [("web-ip", ip, settings.per_ip), ("web", conversation, settings.per_session)], conversation_keys(sender).language,
+        PENDING,
     )
     if retry:
         return _error(request, settings, "rate_limited", headers={"Retry-After": str(retry)}, retry=retry)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from bot.settings import settings
+from bot.shared.metrics import Pending, metrics_key
 from bot.shared.redis_conn import CLIENT_DEFAULTS, KEY_PREFIX, conversation_keys
 
 logger = logging.getLogger(__name__)
@@ -63,14 +64,23 @@ class LanguageMemory:
             logger.warning("language memory unavailable: %s", type(error).__name__)
 
 
-# KEYS: the counters to raise, then the key to read. ARGV: window TTL. Returns the counts, then the value read.
+# KEYS: the counters to raise, the key to read, the metrics hash. ARGV: window TTL, then (field, amount, 'i' or
+# 'f') for each pending metrics update (bot.shared.metrics.Pending). Returns the counts, then the value read.
 _GATE = """
 local out = {}
-for i = 1, #KEYS - 1 do
+local n = #KEYS - 2
+for i = 1, n do
   out[i] = redis.call('INCR', KEYS[i])
   if out[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 end
-out[#KEYS] = redis.call('GET', KEYS[#KEYS]) or ''
+out[n + 1] = redis.call('GET', KEYS[n + 1]) or ''
+for j = 2, #ARGV, 3 do
+  if ARGV[j + 2] == 'f' then
+    redis.call('HINCRBYFLOAT', KEYS[n + 2], ARGV[j], ARGV[j + 1])
+  else
+    redis.call('HINCRBY', KEYS[n + 2], ARGV[j], ARGV[j + 1])
+  end
+end
 return out
 """
 
@@ -86,17 +96,24 @@ class RateLimiter:
     def _key(self, scope: str, ident: str, window: int) -> str:
         return f"{KEY_PREFIX}:chat:rate:{scope}:{ident}:{window}"
 
-    async def gate(self, hits: Sequence[Tuple[str, str, int]], read: str) -> Tuple[int, Optional[str]]:
-        """Count one request against each (scope, ident, limit) and read key `read`, in ONE round trip (a
-        script): (0 or the seconds until the first exceeded window ends, the value read). Redis down: let it
-        through, nothing read."""
+    async def gate(self, hits: Sequence[Tuple[str, str, int]], read: str,
+                   pending: Optional[Pending] = None) -> Tuple[int, Optional[str]]:
+        """Count one request against each (scope, ident, limit), read key `read` and write what `pending` holds
+        of the metrics, in ONE round trip (a script): (0 or the seconds until the first exceeded window ends,
+        the value read). Redis down: let it through, nothing read, the metrics kept for the next try."""
         now = time.time()
         window = int(now // self.window)
         active = [(scope, ident, limit) for scope, ident, limit in hits if limit > 0]
+        updates = pending.take() if pending is not None else []
+        args: List[Any] = [self.window + 5]
+        for name, amount in updates:
+            args += [name, repr(amount), "f"] if isinstance(amount, float) else [name, int(amount), "i"]
         try:
-            result = await self._gate(keys=[*(self._key(s, i, window) for s, i, _ in active), read],
-                                      args=[self.window + 5])
+            result = await self._gate(keys=[*(self._key(s, i, window) for s, i, _ in active), read, metrics_key()],
+                                      args=args)
         except RedisError as error:
+            if pending is not None:
+                pending.add(updates)
             logger.warning("rate limiter unavailable, letting the message through: %s", type(error).__name__)
             return 0, None
         counts, value = result[:-1], result[-1]

@@ -2,8 +2,10 @@
 
 Web gateway: the POST /api/chat route is wrapped in `observed("web", ...)`, which reads the outcome
 from the response's status (2xx answered, 503 unavailable, other 5xx error, any other 4xx rejected), and
-the route times its call to Rasa with `rasa_timer()`. The counts are written after the response is sent
-(a background task), so metrics never add to the user's wait.
+the route times its call to Rasa with `rasa_timer()`. The counts go to this process's PENDING updates: the
+next message writes them in its one Redis round trip (bot.chat.store RateLimiter.gate), a scrape writes them
+first, and when no message follows they are written FLUSH_SECONDS later on their own. So metrics never add
+to the user's wait nor a round trip to a message.
 
 Telegram bridge (another process): `async with observe_turn(redis, "telegram"):` around the call to Rasa
 counts the message as answered, or unavailable when Rasa fails (RasaUnavailable), and times it.
@@ -17,14 +19,15 @@ import time
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, List, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, List, Optional, Set
 
-from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.chat.rasa import RasaUnavailable
-from bot.shared.metrics import CHAT_MESSAGES, CHAT_RASA_LATENCY, Update, record_async
+from bot.shared.metrics import CHAT_MESSAGES, CHAT_RASA_LATENCY, PENDING, Update, record_async
+
+FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -64,6 +67,38 @@ def rasa_timer() -> Iterator[None]:
             turn.rasa_seconds = time.perf_counter() - started
 
 
+class _Flusher:
+    """Writes what is pending FLUSH_SECONDS after a message when no later message has taken it along."""
+
+    def __init__(self) -> None:
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._tasks: Set[asyncio.Task] = set()
+
+    def schedule(self, client: Any) -> None:
+        loop = asyncio.get_running_loop()
+        if self._timer is not None and self._loop is loop and not self._timer.cancelled():
+            return
+        self._loop = loop
+        self._timer = loop.call_later(FLUSH_SECONDS, self._fire, loop, client)
+
+    def _fire(self, loop: asyncio.AbstractEventLoop, client: Any) -> None:
+        self._timer = None
+        updates = PENDING.take()
+        if updates:
+            task = loop.create_task(record_async(client, updates))
+            self._tasks.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._tasks.discard)
+
+
+_FLUSHER = _Flusher()
+
+
+async def flush(client: Any) -> None:
+    """Write what is pending now (the gateway's shutdown)."""
+    await record_async(client, PENDING.take())
+
+
 def observed(channel: str, redis_of: Callable[[Request], Any]) -> Callable:
     """Decorate a route `async def route(request: Request, ...) -> Response` that handles one chat message."""
 
@@ -72,24 +107,15 @@ def observed(channel: str, redis_of: Callable[[Request], Any]) -> Callable:
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
             turn = _Turn()
             token = _current.set(turn)
+            outcome = "error"
             try:
                 response = await route(request, *args, **kwargs)
-            except Exception:
-                await record_async(redis_of(request), updates(channel, "error", turn.rasa_seconds))
-                raise
+                outcome = outcome_of(response.status_code)
+                return response
             finally:
                 _current.reset(token)
-            task = BackgroundTask(
-                record_async, redis_of(request), updates(channel, outcome_of(response.status_code), turn.rasa_seconds)
-            )
-            if response.background is None:
-                response.background = task
-            else:  # keep whatever the route had queued
-                tasks = BackgroundTasks()
-                tasks.add_task(response.background)
-                tasks.add_task(task)
-                response.background = tasks
-            return response
+                PENDING.add(updates(channel, outcome, turn.rasa_seconds))
+                _FLUSHER.schedule(redis_of(request))
 
         return wrapper
 

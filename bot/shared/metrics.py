@@ -18,6 +18,7 @@ Hash fields: `<name>|<label>=<value>,...` for a counter; for a histogram `<name>
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -146,6 +147,31 @@ def record(client: Optional[redis.Redis], updates: List[Update], prefix: str = K
         pipe.execute()
     except redis.RedisError as error:
         _warn(error)
+
+
+class Pending:
+    """Updates this process has counted and not yet written, summed per hash field. The chat gateway adds each
+    message's counts here and writes them with the next message's one Redis round trip (bot.chat.store
+    RateLimiter.gate), or a second later when no message follows (bot.metrics.chat); a scrape writes them
+    first (bot.metrics.exporter). Thread-safe: the exporter runs in a worker thread."""
+
+    def __init__(self) -> None:
+        self._sums: Dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, updates: List[Update]) -> None:
+        with self._lock:
+            for name, amount in updates:
+                self._sums[name] = self._sums.get(name, 0) + amount
+
+    def take(self) -> List[Update]:
+        """Everything pending, now the caller's to write (or to add back when that failed)."""
+        with self._lock:
+            sums, self._sums = self._sums, {}
+        return list(sums.items())
+
+
+PENDING = Pending()  # this process's
 
 
 async def record_async(client: Any, updates: List[Update], prefix: str = KEY_PREFIX) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Dict, Iterator, List
@@ -126,6 +127,29 @@ def chat(client: TestClient, message: Any) -> httpx.Response:
 
 
 # --- the endpoint -----------------------------------------------------------------------------------
+
+
+def test_a_messages_counts_ride_on_the_next_messages_round_trip_or_follow_a_second_later(
+        client: TestClient, env: FakeRasa, r13: redis.Redis) -> None:
+    """No extra Redis round trip a message: its counts are written with the next message's rate-limit script,
+    and when none follows, by a timer about a second later; never lost, never counted twice."""
+    scrape(client)  # writes anything an earlier test left pending, so the hash starts from what it holds
+    _clean(r13)
+    field = next(name for name, _ in CHAT_MESSAGES.increment(channel="web", outcome="answered"))
+
+    def stored() -> int:
+        return int(r13.hget(metrics_key(), field) or 0)
+
+    chat(client, "hello")
+    assert stored() == 0  # still pending in the web app
+    chat(client, "hello again")
+    assert stored() == 1  # the first, written by the second's round trip
+    deadline = time.monotonic() + 5
+    while stored() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stored() == 2  # the second, by the timer
+    time.sleep(1.5)
+    assert stored() == 2 and sample(scrape(client), "gzcp_chat_messages_total", channel="web", outcome="answered") == 2
 
 
 def test_metrics_are_prometheus_text_named_gzcp(client: TestClient) -> None:
@@ -373,6 +397,7 @@ def test_a_bug_in_the_outbox_figures_costs_those_figures_not_the_scrape(client: 
 
 def test_the_shared_hash_holds_only_known_fields(client: TestClient, env: FakeRasa, r13: redis.Redis) -> None:
     chat(client, "hello")
+    chat(client, "hello again")  # carries the first message's counts in its round trip
     fields = r13.hgetall(metrics_key())
     assert fields and all(f.startswith("gzcp_") and "|" in f for f in fields)
     assert json.dumps(fields).count("hello") == 0
