@@ -18,7 +18,7 @@ help:
 	@echo "make run    - set up, train if needed, start Redis, the Rasa replicas, the action server and the web app"
 	@echo "make test   - everything CI runs: lint, data validation, unit, story and integration tests"
 	@echo "make eval   - held-out intent/entity F1, everyday writing, fact retrieval, test stories, screening personas"
-	@echo "make bench  - this assistant side by side with a stock 'rasa init' bot: results/bench.{md,json,png} (~20 min)"
+	@echo "make bench  - this assistant side by side with a stock 'rasa init' bot: results/bench.{md,json,png} (~10 min)"
 	@echo "make deploy-check - images, compose.yaml and Kubernetes manifests checked offline (part of make test)"
 
 # --- environments (rebuilt only when a lock file changes) ---------------------------------
