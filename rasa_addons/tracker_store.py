@@ -42,7 +42,7 @@ Two additions from before, each done in the same Redis script as the write:
 Configured in endpoints.yml as `type: rasa_addons.tracker_store.FencedRedisTrackerStore` with
 `url: ${REDIS_URL}` (rasa_addons.redis_url: a password, an ACL user and TLS come with the URL; Rasa's
 separate host/port/db keys still work) and Rasa's other `redis` tracker store keys; the window is
-TRACKER_WINDOW events (default 48).
+TRACKER_WINDOW events (default 32).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ speedups.apply()  # events are read back by the hundred here: find their classes
 
 CONNECTION_KEYS = ("port", "db", "username", "password", "use_ssl", "ssl_keyfile", "ssl_certfile", "ssl_ca_certs")
 TURN_MEMORY_SECONDS = 3600  # a message is sent again within seconds; an hour is ample
-DEFAULT_WINDOW = 48  # events a long session's turn reads at least (at most twice that): many turns
+DEFAULT_WINDOW = 32  # events a long session's turn reads at least (at most twice that): many turns
 REACH = 4  # x window: how far back a mark may stay to keep a form's turns or the policy's last turns together
 MEMORY_TURNS = 3  # config.yml's MemoizationPolicy max_history (a test checks): its last turns stay in what is read
 _LOADED = "_gzcp_loaded"  # a Loaded, set on each tracker retrieve returns and after each save
