@@ -1,4 +1,4 @@
-"""Three hot spots of Rasa 3.6, each replaced by the same work done once:
+"""Hot spots of Rasa 3.6, each replaced by the same work done once (or not at all when nobody uses it):
 
 - Every custom action's answer is checked with `jsonschema.validate`, which first re-checks the whole events
   schema against the JSON-Schema metaschema: about 25 ms of a 60 ms turn here (make bench). The same check

@@ -84,11 +84,9 @@ class _Flusher:
 
     def _fire(self, loop: asyncio.AbstractEventLoop, client: Any) -> None:
         self._timer = None
-        updates = PENDING.take()
-        if updates:
-            task = loop.create_task(record_async(client, updates))
-            self._tasks.add(task)  # keep a reference until it is done
-            task.add_done_callback(self._tasks.discard)
+        task = loop.create_task(PENDING.write_async(client))
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
 
 
 _FLUSHER = _Flusher()
@@ -96,7 +94,7 @@ _FLUSHER = _Flusher()
 
 async def flush(client: Any) -> None:
     """Write what is pending now (the gateway's shutdown)."""
-    await record_async(client, PENDING.take())
+    await PENDING.write_async(client)
 
 
 def observed(channel: str, redis_of: Callable[[Request], Any]) -> Callable:

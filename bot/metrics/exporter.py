@@ -111,14 +111,7 @@ class SharedCollector(Collector):
         client = redis_from_env(socket_timeout=1.0, socket_connect_timeout=0.5)
         values: Dict[str, float] = {}
         stats = None
-        pending = shared.PENDING.take()  # this process's counts not yet written: first into the hash
-        try:
-            if pending:
-                pipe = client.pipeline(transaction=False)
-                shared.add_to_pipeline(pipe, pending, self.prefix)
-                pipe.execute()
-        except redis.RedisError:
-            shared.PENDING.add(pending)  # kept for the next message or scrape
+        shared.PENDING.write(client, self.prefix)  # this process's counts not yet written: first into the hash
         try:
             values = shared.read(client, self.prefix)
             up = 1.0

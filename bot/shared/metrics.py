@@ -137,16 +137,36 @@ def add_to_pipeline(pipe: Any, updates: List[Update], prefix: str = KEY_PREFIX) 
             pipe.hincrby(key, name, int(amount))
 
 
-def record(client: Optional[redis.Redis], updates: List[Update], prefix: str = KEY_PREFIX) -> None:
-    """Apply the updates now (sync redis-py); a Redis failure is logged, never raised."""
-    if client is None or not updates:
-        return
+def record(client: Optional[redis.Redis], updates: List[Update], prefix: str = KEY_PREFIX) -> bool:
+    """Apply the updates now (sync redis-py); a Redis failure is logged, never raised. False when not written."""
+    if not updates:
+        return True
+    if client is None:
+        return False
     try:
         pipe = client.pipeline(transaction=False)
         add_to_pipeline(pipe, updates, prefix)
         pipe.execute()
     except redis.RedisError as error:
         _warn(error)
+        return False
+    return True
+
+
+async def record_async(client: Any, updates: List[Update], prefix: str = KEY_PREFIX) -> bool:
+    """Apply the updates now (redis.asyncio); a Redis failure is logged, never raised. False when not written."""
+    if not updates:
+        return True
+    if client is None:
+        return False
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            add_to_pipeline(pipe, updates, prefix)
+            await pipe.execute()
+    except redis.RedisError as error:
+        _warn(error)
+        return False
+    return True
 
 
 class Pending:
@@ -170,20 +190,20 @@ class Pending:
             sums, self._sums = self._sums, {}
         return list(sums.items())
 
+    def write(self, client: Optional[redis.Redis], prefix: str = KEY_PREFIX) -> None:
+        """Write everything pending now (sync redis-py); kept for the next try when Redis fails."""
+        updates = self.take()
+        if not record(client, updates, prefix):
+            self.add(updates)
+
+    async def write_async(self, client: Any, prefix: str = KEY_PREFIX) -> None:
+        """Write everything pending now (redis.asyncio); kept for the next try when Redis fails."""
+        updates = self.take()
+        if not await record_async(client, updates, prefix):
+            self.add(updates)
+
 
 PENDING = Pending()  # this process's
-
-
-async def record_async(client: Any, updates: List[Update], prefix: str = KEY_PREFIX) -> None:
-    """Apply the updates now (redis.asyncio); a Redis failure is logged, never raised."""
-    if client is None or not updates:
-        return
-    try:
-        async with client.pipeline(transaction=False) as pipe:
-            add_to_pipeline(pipe, updates, prefix)
-            await pipe.execute()
-    except redis.RedisError as error:
-        _warn(error)
 
 
 _last_warning = 0.0

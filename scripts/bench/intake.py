@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from scripts.bench.bots import Context, ours_env
 from scripts.bench.load import requests
 from scripts.bench.procs import HarnessError, Processes, tree_cpu_seconds, wait_http
-from scripts.bench.stats import summarize
+from scripts.bench.stats import LoadSummary, summarize
 
 API_KEY = "bench-intake-key"
 CLIENT_PROCESSES = 3
@@ -123,11 +123,11 @@ def _wrk_load(wrk: str, url: str, concurrency: int, seconds: float, label: str,
     def ms(us: float) -> float:
         return round(us / 1000, 2)
 
-    summary = {"label": label, "concurrency": concurrency, "requests": created, "errors": errors,
-               "elapsed_s": round(elapsed, 3), "p50_ms": ms(out["p50_us"]), "p95_ms": ms(out["p95_us"]),
-               "mean_ms": ms(out["mean_us"]), "max_ms": ms(out["max_us"]),
-               "rate_per_s": round(created / elapsed, 2) if elapsed > 0 else 0.0, "empty": 0}
-    return summary, statuses, client_cpu
+    summary = LoadSummary(label=label, concurrency=concurrency, requests=created, errors=errors,
+                          elapsed_s=round(elapsed, 3), p50_ms=ms(out["p50_us"]), p95_ms=ms(out["p95_us"]),
+                          mean_ms=ms(out["mean_us"]), max_ms=ms(out["max_us"]),
+                          rate_per_s=round(created / elapsed, 2) if elapsed > 0 else 0.0)
+    return summary.to_dict(), statuses, client_cpu
 
 
 def load_generator() -> Optional[str]:

@@ -102,29 +102,22 @@ def _twenty_concurrent(name: str, bot: Mapping[str, Any], stock: Mapping[str, An
     return both(name, "≥ 3× stock, p95 < 500 ms", [throughput, latency], note)
 
 
+def _sequential(name: str, bot: Mapping[str, Any], stock: Mapping[str, Any], figure: str, at_most: float,
+                goal: str) -> Verdict:
+    """One figure of the sequential load (ms per message), ours against stock's."""
+    return relative(name, _get(bot, "load", "sequential", figure), _get(stock, "load", "sequential", figure), "ms",
+                    at_most=at_most, goal=goal)
+
+
 def _gateway_targets(gateway: Mapping[str, Any], ours: Mapping[str, Any], stock: Mapping[str, Any]) -> List[Verdict]:
     """The user's path (gateway, 2 replicas): p50 and server CPU at most 1/2 of stock's REST figures; and what
     the gateway adds, its path's server CPU per message less the REST path's, at most 3 ms."""
-    latency = relative(
-        "gateway path: per-message p50, sequential",
-        _get(gateway, "load", "sequential", "p50_ms"),
-        _get(stock, "load", "sequential", "p50_ms"),
-        "ms",
-        at_most=0.5,
-        goal="≤ 1/2 of stock",
-    )
-    cpu = relative(
-        "gateway path: server CPU per message",
-        _get(gateway, "load", "sequential", "server_cpu_ms_per_msg"),
-        _get(stock, "load", "sequential", "server_cpu_ms_per_msg"),
-        "ms",
-        at_most=0.5,
-        goal="≤ 1/2 of stock",
-    )
-    path, rest = _number(_get(gateway, "load", "sequential", "server_cpu_ms_per_msg")), _number(
-        _get(ours, "load", "sequential", "server_cpu_ms_per_msg"))
+    latency = _sequential("gateway path: per-message p50, sequential", gateway, stock, "p50_ms", 0.5, "≤ 1/2 of stock")
+    cpu = _sequential("gateway path: server CPU per message", gateway, stock, "server_cpu_ms_per_msg", 0.5,
+                      "≤ 1/2 of stock")
+    rest = _number(_get(ours, "load", "sequential", "server_cpu_ms_per_msg"))
     added = absolute("gateway's own CPU per message (gateway path − REST path)",
-                     None if path is None or rest is None else round(path - rest, 2), 3.0, "ms", goal="≤ 3 ms")
+                     None if cpu.ours is None or rest is None else round(cpu.ours - rest, 2), 3.0, "ms", goal="≤ 3 ms")
     return [
         both(latency.name, "p50 and CPU ≤ 1/2 of stock", [latency, cpu],
              f"server CPU {cpu.ours:.1f} vs {cpu.reference:.1f} ms/msg ({cpu.ratio:.2f}×)" if cpu.ratio is not None else ""),
@@ -138,14 +131,7 @@ def evaluate(results: Mapping[str, Any]) -> List[Verdict]:
     stock = _get(results, "bots", "stock") or {}
     gateway = _get(results, "bots", "ours_gateway")  # the layout `make run` starts: gateway + 2 replicas
     intake = _get(results, "intake") or {}
-    sequential = relative(
-        "per-message p50, sequential",
-        _get(ours, "load", "sequential", "p50_ms"),
-        _get(stock, "load", "sequential", "p50_ms"),
-        "ms",
-        at_most=1 / 3,
-        goal="≤ 1/3 of stock",
-    )
+    sequential = _sequential("per-message p50, sequential", ours, stock, "p50_ms", 1 / 3, "≤ 1/3 of stock")
     rate_pg = relative(
         "intake rate on PostgreSQL",
         _get(intake, "intake_postgres", "rate_per_s"),
