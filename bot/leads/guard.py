@@ -1,14 +1,14 @@
 """An ASGI guard in front of /api/leads: the key is checked and the size enforced before a byte of the body
 is read (FastAPI would read and parse the whole body before any dependency ran). A refused request gets the
-intake's usual JSON error and is counted in gzcp_leads_intake_total; an accepted one reaches the routes with
-its body replayed unchanged."""
+intake's usual JSON error and is counted in gzcp_leads_intake_total; the usual new lead is answered here by
+bot.leads.fast_path; any other accepted request reaches the routes with its body replayed unchanged."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
-from bot.leads import access
+from bot.leads import access, fast_path
 from bot.metrics.exporter import LEADS_INTAKE
 from bot.settings import settings
 
@@ -31,8 +31,9 @@ async def _answer(send: Send, status: int, detail: str, headers: Optional[List[t
 
 
 class IntakeGuard:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, fast_path: bool = True) -> None:
         self.app = app
+        self.fast_path = fast_path  # the usual new lead answered here (bot.leads.fast_path); False: always the route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -72,6 +73,9 @@ class IntakeGuard:
             if not message.get("more_body", False):
                 break
         body, replayed = b"".join(chunks), False
+        if counted and path == access.PREFIX and self.fast_path:
+            if await fast_path.respond(scope, scope.get("headers") or [], body, send):
+                return
 
         async def replay() -> Message:
             nonlocal replayed

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import get_session, get_sessions
 from bot.leads import access, guard, service, writer
+from bot.leads.answer import answer
 from bot.leads.schemas import Deleted, IntakeErrorOut, IntakeRequest, LeadOut, MessageOut, OutboxJobOut, OutboxOut
 from bot.metrics.intake import CountedIntakeRoute
 from bot.shared import logs
+from bot.shared.intake import MAX_IDEMPOTENCY_KEY_CHARS
 from bot.shared.outbox import Outbox
 from bot.shared.redis_conn import redis_from_env
 
@@ -62,10 +64,12 @@ router = APIRouter(
 )
 async def create_lead(
     body: IntakeRequest,
-    idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key", min_length=1, max_length=200),
+    idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key", min_length=1,
+                                           max_length=MAX_IDEMPOTENCY_KEY_CHARS),
     sessions: sessionmaker[Session] = Depends(get_sessions),
 ) -> Response:
     """Store a lead (with the service's own eligibility assessment) or a hand-off to staff."""
+    # The usual new lead never gets here: bot.leads.fast_path answers it in the guard, the same way (tested).
     try:
         # Async with a group commit (bot.leads.writer): the assessment runs here, the insert on a worker thread
         # together with the leads that arrived meanwhile.
@@ -76,13 +80,8 @@ async def create_lead(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     except service.IdempotencyConflict as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    headers = {"Location": f"{router.prefix}/{stored.lead.id}"}
-    if stored.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    # LeadOut is built from the row and serialised once here; returned as a model, FastAPI would dump it,
-    # validate it against response_model again and encode it a second time (response_model stays for OpenAPI).
-    return Response(LeadOut.from_row(stored.lead).model_dump_json(), media_type="application/json", headers=headers,
-                    status_code=status.HTTP_200_OK if stored.replayed else status.HTTP_201_CREATED)
+    status_code, headers, content = answer(stored)
+    return Response(content, media_type="application/json", headers=headers, status_code=status_code)
 
 
 @router.get("/outbox", response_model=OutboxOut, responses={503: {"description": "Redis unreachable"}})

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.leads import events
-from bot.leads.models import Lead, new_id, now
+from bot.leads.models import Lead, LeadRecord, NewLead, new_id, now
 from bot.leads.schemas import IntakeRequest
 from bot.shared.program.eligibility import Profile, assess, default_rules
 
@@ -28,7 +28,7 @@ class IdempotencyConflict(Exception):
 
 @dataclass(frozen=True)
 class Stored:
-    lead: Lead
+    lead: LeadRecord
     replayed: bool  # True when an earlier request with the same key and body stored it
 
 
@@ -45,10 +45,10 @@ def _assessment(profile_data: Dict[str, Any]) -> Dict[str, Any]:
                                        "rules_version")}
 
 
-def prepare(request: IntakeRequest, idempotency_key: Optional[str] = None) -> Lead:
+def prepare(request: IntakeRequest, idempotency_key: Optional[str] = None) -> NewLead:
     """The row to store for a request: its own assessment, a fresh id and time (no database needed yet)."""
     assessment = _assessment(request.profile) if request.profile is not None else {}
-    return Lead(
+    return NewLead(
         id=new_id(),
         created_at=now(),
         kind=request.kind,
@@ -82,21 +82,14 @@ def _replay(lead: Lead, request_hash: Optional[str]) -> Stored:
     return Stored(lead, replayed=True)
 
 
-_COLUMNS = tuple(column.key for column in Lead.__table__.columns)
-
-
-def _row(lead: Lead) -> Dict[str, Any]:
-    return {key: getattr(lead, key) for key in _COLUMNS}
-
-
-def _insert(session: Session, leads: Sequence[Lead]) -> None:
+def _insert(session: Session, leads: Sequence[NewLead]) -> None:
     # Core, not the unit of work: the rows are complete (prepare set ids and times), and the ORM's bookkeeping
     # cost more than the insert itself (`make bench`, intake).
-    session.connection().execute(insert(Lead.__table__), [_row(lead) for lead in leads])
+    session.connection().execute(insert(Lead.__table__), [vars(lead) for lead in leads])
     session.commit()
 
 
-def _answer_refused(session: Session, lead: Lead, refused: IntegrityError) -> Stored:
+def _answer_refused(session: Session, lead: NewLead, refused: IntegrityError) -> Stored:
     """The database refused `lead`: a request with the same key stored it before (a retry) or won the race just
     now, so its row is the answer; when no row holds the key, the refusal was about something else: raised."""
     existing = _by_key(session, lead.idempotency_key) if lead.idempotency_key is not None else None
@@ -105,13 +98,13 @@ def _answer_refused(session: Session, lead: Lead, refused: IntegrityError) -> St
     return _replay(existing, lead.request_hash)
 
 
-def _stored(lead: Lead) -> Stored:
+def _stored(lead: NewLead) -> Stored:
     logger.info("stored %s %s (channel %s, category %s)", lead.kind, lead.id, lead.channel, lead.category or "-")
     events.announce(lead)  # e.g. the staff console's live list and Telegram alert (bot.staff.app listens)
     return Stored(lead, replayed=False)
 
 
-def _alone(session: Session, lead: Lead, refused: Optional[IntegrityError]) -> Union[Stored, Exception]:
+def _alone(session: Session, lead: NewLead, refused: Optional[IntegrityError]) -> Union[Stored, Exception]:
     """`lead` on its own: `refused` is the error the database gave it alone; None: insert it alone first."""
     try:
         if refused is None:
@@ -127,7 +120,7 @@ def _alone(session: Session, lead: Lead, refused: Optional[IntegrityError]) -> U
         return error
 
 
-def store_all(session: Session, leads: Sequence[Lead]) -> List[Union[Stored, Exception]]:
+def store_all(session: Session, leads: Sequence[NewLead]) -> List[Union[Stored, Exception]]:
     """Store prepared leads in one transaction (one commit for all); when the database refuses the group (a
     retried Idempotency-Key among them), each on its own, so one retry never costs the others their row.
     Returns, per lead, its Stored or the error that refused it (IdempotencyConflict, IntegrityError)."""

@@ -18,11 +18,11 @@ from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.leads import service
-from bot.leads.models import Lead
+from bot.leads.models import NewLead
 
 MAX_GROUP = 100  # a bound on one transaction's size; a group this large means the database is far behind
 
-Pending = Tuple[Lead, "asyncio.Future[service.Stored]"]
+Pending = Tuple[NewLead, "asyncio.Future[service.Stored]"]
 
 
 class _Queue:
@@ -38,7 +38,7 @@ class GroupCommit:
         self._sessions = sessions
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
 
-    async def store(self, lead: Lead) -> service.Stored:
+    async def store(self, lead: NewLead) -> service.Stored:
         """Store a prepared lead (service.prepare); raises what the service raises for it alone."""
         loop = asyncio.get_running_loop()
         queue = self._queues.setdefault(loop, _Queue())
@@ -68,7 +68,7 @@ class GroupCommit:
         finally:
             queue.flushing = False
 
-    def _write(self, leads: List[Lead]) -> List[Union[service.Stored, Exception]]:
+    def _write(self, leads: List[NewLead]) -> List[Union[service.Stored, Exception]]:
         with self._sessions() as session:
             return service.store_all(session, leads)
 

@@ -5,7 +5,8 @@ outcome from what the handler returned or raised: 201 created, 200 replayed, 401
 unconfigured, a 422 for a reused Idempotency-Key (raised while handling service.IdempotencyConflict)
 conflict, any other 4xx or body validation error rejected. The kind comes from the body FastAPI already
 parsed (it reads the body before checking the API key); "unknown" when there was no JSON object with a
-valid kind. Other routes of the router are left as they are. A request refused before its body is read
+valid kind. Other routes of the router are left as they are. bot.leads.fast_path counts the leads it
+answers itself with `count_answer`, the same way. A request refused before its body is read
 (bot.leads.guard: no or wrong key, unconfigured, too large) is counted there, with the kind "unknown".
 """
 
@@ -42,6 +43,12 @@ def _outcome_of_http(error: HTTPException) -> str:
     return "rejected" if error.status_code < 500 else "error"
 
 
+def count_answer(kind: str, status: int) -> None:
+    """Count a POST /api/leads that was answered `status` (the route's, or its fast path's: bot.leads.fast_path)."""
+    outcome = "created" if status == 201 else "replayed" if status == 200 else "rejected" if status < 500 else "error"
+    LEADS_INTAKE.labels(kind, outcome).inc()
+
+
 class CountedIntakeRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -60,9 +67,7 @@ class CountedIntakeRoute(APIRoute):
             except Exception:
                 LEADS_INTAKE.labels(_kind(request), "error").inc()
                 raise
-            status = response.status_code
-            outcome = "created" if status == 201 else "replayed" if status == 200 else "rejected" if status < 500 else "error"
-            LEADS_INTAKE.labels(_kind(request), outcome).inc()
+            count_answer(_kind(request), response.status_code)
             return response
 
         return counted

@@ -31,6 +31,7 @@ MAX_CONVERSATION_ID_CHARS = 128
 MAX_CHANNEL_CHARS = 32
 MAX_PROFILE_FIELDS = 50
 MAX_PROFILE_CHARS = 10_000  # the profile is free-form JSON: its serialised size is bounded, not each value
+MAX_IDEMPOTENCY_KEY_CHARS = 200  # the Idempotency-Key header (the outbox's job ids are far shorter)
 
 # Guangzhou program: a number written without a country code is read as a mainland China number.
 DEFAULT_PHONE_REGION = "CN"
