@@ -22,6 +22,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from sqlalchemy.orm import sessionmaker
+
 from scripts.bench.bots import Context, ours_env
 from scripts.bench.load import requests
 from scripts.bench.procs import HarnessError, Processes, tree_cpu_seconds, wait_http
@@ -130,6 +132,57 @@ def _wrk_load(wrk: str, url: str, concurrency: int, seconds: float, label: str,
     return summary.to_dict(), statuses, client_cpu
 
 
+PART_GROUP = 10  # leads per insert in the parts timed alone (the group commit's groups under load are of this order)
+
+
+def _per_call_ms(call: Callable[[], Any], calls: int) -> float:
+    """CPU milliseconds per call (this thread), the best of three rounds: a quiet lower bound."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.thread_time()
+        for _ in range(calls):
+            call()
+        best = min(best, (time.thread_time() - started) / calls)
+    return round(best * 1000, 3)
+
+
+def lead_parts(work: Path, calls: int = 300) -> Dict[str, float]:
+    """A lead's own work timed alone in this process, without HTTP: what our intake does beyond a bare endpoint
+    (which parses the same JSON and answers it). CPU ms per lead; the insert includes its share of the commit."""
+    from bot.db import make_engine, upgrade
+    from bot.leads import service
+    from bot.leads.answer import answer
+    from bot.leads.schemas import IntakeRequest
+
+    body = json.dumps(lead_body("parts")).encode("utf-8")
+    request = IntakeRequest.model_validate(json.loads(body))
+    numbers = iter(range(10**9))
+    url = f"sqlite:///{work / 'parts.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def insert_group() -> None:
+        with sessions() as session:
+            service.store_all(session, [service.prepare(request, f"parts-{next(numbers)}") for _ in range(PART_GROUP)])
+
+    try:
+        prepare_ms = _per_call_ms(lambda: service.prepare(request, "parts"), calls)
+        parts = {
+            "validate_ms": _per_call_ms(lambda: IntakeRequest.model_validate(json.loads(body)), calls),
+            "prepare_ms": prepare_ms,  # the assessment, the request's fingerprint, the row
+            "answer_ms": _per_call_ms(lambda: answer(service.Stored(service.prepare(request, "parts"), False)), calls)
+            - prepare_ms,
+            "insert_ms": round(_per_call_ms(insert_group, max(1, calls // PART_GROUP)) / PART_GROUP - prepare_ms, 3),
+        }
+    finally:
+        engine.dispose()
+    parts["answer_ms"] = round(max(0.0, parts["answer_ms"]), 3)
+    parts["insert_ms"] = max(0.0, parts["insert_ms"])
+    parts["total_ms"] = round(sum(parts.values()), 3)
+    return parts
+
+
 def load_generator() -> Optional[str]:
     """wrk's path, or None (then the Python clients)."""
     return shutil.which("wrk")
@@ -206,4 +259,6 @@ def measure_intake(ctx: Context, say: Progress, *, concurrency: int, total: int,
                 "server_cpu_ms_per_request": cpu_ms,
                 "client_cpu_ms_per_request": client_ms,
             }
+    results["parts"] = lead_parts(ctx.work)
+    say(f"  a lead's own work timed alone: {results['parts']}")
     return results

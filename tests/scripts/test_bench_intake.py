@@ -1,13 +1,18 @@
-"""The intake bench's load generator (scripts/bench/intake.py, intake.lua) against a recording server: wrk sends
-every request as a new lead, and its summary is read back right (`make test` installs wrk: scripts/ensure_wrk.sh)."""
+"""The intake bench (scripts/bench/intake.py, intake.lua): against a recording server, wrk sends every request as
+a new lead and its summary is read back right (`make test` installs wrk: scripts/ensure_wrk.sh); a lead's own
+work is timed part by part on a real database."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any, Dict, List
 
-from scripts.bench.intake import API_KEY, _wrk_load, load_generator
+import pytest
+
+from scripts.bench.intake import API_KEY, PART_GROUP, _wrk_load, lead_parts, load_generator
+from scripts.bench.report import intake_parts
 from tests.fakes.server import ServerThread
 
 
@@ -51,3 +56,15 @@ def test_wrk_sends_new_leads_and_its_summary_counts_only_the_created_ones(tmp_pa
     assert summary["errors"] >= statuses["422"]
     assert summary["rate_per_s"] > 0 and summary["p50_ms"] > 0 and summary["p95_ms"] >= summary["p50_ms"]
     assert client_cpu > 0
+
+
+def test_a_leads_own_work_is_timed_part_by_part_on_a_real_database(tmp_path: Path) -> None:
+    parts = lead_parts(tmp_path, calls=20)
+    names = ("validate_ms", "prepare_ms", "answer_ms", "insert_ms")
+    assert set(parts) == {*names, "total_ms"}
+    assert all(parts[name] > 0 for name in ("validate_ms", "prepare_ms", "insert_ms"))
+    assert parts["total_ms"] == pytest.approx(sum(parts[name] for name in names), abs=0.002)
+    with sqlite3.connect(tmp_path / "parts.db") as db:  # the inserts were real: 3 rounds of 2 groups
+        assert db.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 3 * 2 * PART_GROUP
+    text = intake_parts({"parts": parts, "bare": {"server_cpu_ms_per_request": 0.19}})
+    assert f"**{parts['total_ms']:.3f} ms**" in text and "0.19 ms of server CPU" in text
