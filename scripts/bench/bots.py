@@ -85,6 +85,9 @@ class BotSetup:
     probe: str  # the message sent until the first answer comes back
     parse_texts: Sequence[str]
     action_url: Optional[str] = None  # the action server's webhook, for the latency breakdown
+    # The same Rasa reached without the setup's front (the gateway): messages sent both ways, interleaved, give
+    # what the front adds (scripts/bench/main.py `_front_cost`). None: the setup has no front.
+    direct: Optional[Transport] = None
 
 
 # --- conversations ---------------------------------------------------------------------------------
@@ -275,6 +278,7 @@ def ours_gateway_setup(ctx: Context) -> BotSetup:
         conversations=OURS_CONVERSATIONS,
         probe="hello",
         parse_texts=[],
+        direct=rest_webhook(urls[0]),
     )
 
 

@@ -65,6 +65,8 @@ class Settings:
     long_turns: int = 500  # one sender, one conversation of this many messages
     long_senders: int = 20  # then this many such senders at once...
     long_concurrent_turns: int = 150  # ...each with a conversation of this many messages
+    front_pairs: int = 4  # blocks through the gateway and straight to Rasa, alternately (ABBA)
+    front_block: int = 30  # messages a block, one conversation at a time
 
 
 def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) -> Dict[str, Any]:
@@ -110,6 +112,9 @@ def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) 
                 f"p95 {summary['p95_ms']} ms, {summary['rate_per_s']} msg/s, {summary['errors']} errors, "
                 f"{summary['empty']} empty; server CPU {summary['server_cpu_ms_per_msg']} ms/msg"
             )
+        if setup.direct is not None:
+            result["front"] = asyncio.run(_front_cost(setup, pids, prefix, settings.front_pairs, settings.front_block))
+            say(f"{setup.key}: what the front adds, interleaved: {result['front']}")
         if settings.long_turns:
             result["long"] = _long(ctx, setup, settings, prefix)
         for proc in started:
@@ -130,6 +135,27 @@ def measure_bot(ctx: Context, setup: BotSetup, settings: Settings, run_id: str) 
             result["breakdown"]["timeline"] = breakdown.timeline(setup.parse_url, TOKEN, setup.conversations, prefix)
             say(f"{setup.key}: breakdown (p50 ms): {result['breakdown']}")
     return result
+
+
+async def _front_cost(setup: BotSetup, pids: Sequence[int], prefix: str, pairs: int, block: int) -> Dict[str, Any]:
+    """Server CPU per message through the setup's front (the gateway) and straight to Rasa's REST webhook, in
+    alternating blocks of sequential conversations (gateway, REST, REST, gateway, ...), so that the machine's
+    drift over minutes, which a difference of two separate runs carries whole, falls on both alike."""
+    assert setup.direct is not None
+    cpu = {"front": 0.0, "direct": 0.0}
+    sent = {"front": 0, "direct": 0}
+    for pair in range(pairs):
+        order = ("front", "direct") if pair % 2 == 0 else ("direct", "front")
+        for way in order:
+            transport = setup.transport if way == "front" else setup.direct
+            started = tree_cpu_seconds(pids)
+            summary = await conversations(transport, setup.conversations, concurrency=1, messages=block,
+                                          sender_prefix=f"{prefix}-{way}-{pair}", label="front")
+            cpu[way] += tree_cpu_seconds(pids) - started
+            sent[way] += summary.requests + summary.errors
+    front, direct = (round(cpu[way] * 1000 / max(sent[way], 1), 2) for way in ("front", "direct"))
+    return {"pairs": pairs, "messages_each": sent["front"], "front_cpu_ms_per_msg": front,
+            "direct_cpu_ms_per_msg": direct, "added_cpu_ms_per_msg": round(front - direct, 2)}
 
 
 def _long(ctx: Context, setup: BotSetup, settings: Settings, prefix: str) -> Dict[str, Any]:

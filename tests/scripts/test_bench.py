@@ -225,3 +225,16 @@ def test_the_users_path_is_judged_on_p50_and_cpu_against_stock_and_on_what_the_g
     verdicts = {v.name: v for v in evaluate(results)}
     assert verdicts["gateway path: per-message p50, sequential"].passed is True
     assert verdicts["gateway's own CPU per message (gateway path − REST path)"].passed is True  # 2 ms
+
+
+def test_what_the_gateway_adds_is_judged_on_the_interleaved_figure_when_the_run_has_one() -> None:
+    results = _results()
+    results["bots"]["stock"]["load"]["sequential"].update({"p50_ms": 60.0, "server_cpu_ms_per_msg": 50.0})
+    results["bots"]["ours"]["load"]["sequential"]["server_cpu_ms_per_msg"] = 18.0  # a slow minute: 6 ms apart
+    results["bots"]["ours_gateway"] = {
+        "title": "gateway", "load": {"sequential": {"p50_ms": 25.0, "server_cpu_ms_per_msg": 24.0}},
+        "front": {"front_cpu_ms_per_msg": 12.4, "direct_cpu_ms_per_msg": 10.0, "added_cpu_ms_per_msg": 2.4},
+    }
+    added = {v.name: v for v in evaluate(results)}["gateway's own CPU per message (gateway path − REST path)"]
+    assert added.ours == 2.4 and added.passed is True and "interleaved: 12.4 vs 10.0" in added.note
+    assert "2.40 ms (interleaved: 12.4 vs 10.0 ms/msg)" in report.targets_table([added])
