@@ -15,6 +15,8 @@
 - The processor and the rule and memoization policies deep-copy events and states for their debug log lines
   even when debug logging is off (3% of a turn's CPU). In those modules, whose only deep copies are such log
   arguments (LOG_ONLY_COPIES; a test reads their source), a deep copy is made only when Rasa logs at debug level.
+- Every prediction replays the tracker's events once per policy to build its states (rasa_addons.prior_states):
+  a tracker now keeps its replay, and each later call replays only the events added since.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import types
 import weakref
 from typing import Any, Dict, List, Tuple
 
+from rasa_addons import prior_states
+
 logger = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 2.0
 LOG_ONLY_COPIES = ("rasa.core.processor", "rasa.core.policies.rule_policy", "rasa.core.policies.memoization")
@@ -38,6 +42,7 @@ def apply() -> None:
     _endpoint_sessions_reused()
     _empty_domain_built_once()
     _log_copies_only_when_logged()
+    prior_states.apply()  # the dialogue's states replayed once per tracker, not once per policy and prediction
 
 
 def _deepcopy_when_logged(value: Any, memo: Any = None) -> Any:
