@@ -64,22 +64,19 @@ def _replay_of(domain: Any, tracker: Any, omit_unset_slots: bool) -> _Replay:
     """The tracker's replay, brought up to its applied events (started over when they are not a continuation)."""
     applied = tracker.applied_events()
     entry = _REPLAYS.get(id(tracker))
-    replays: Dict[Tuple[int, bool], _Replay] = {}
-    if entry is not None and entry[0]() is tracker:
-        replays = entry[1]
+    if entry is None or entry[0]() is not tracker:  # none yet, or a dead tracker's whose id was reused
+        entry = _REPLAYS[id(tracker)] = (weakref.ref(tracker, lambda _, k=id(tracker): _forget(k)), {})
+    replays = entry[1]
     key = (id(domain), omit_unset_slots)
     replay = replays.get(key)
     done = replay.applied if replay is not None and replay.domain is domain else None
     if done is None or len(done) > len(applied) or any(a is not b for a, b in zip(done, applied[: len(done)], strict=True)):
-        replay = _Replay(domain, omit_unset_slots, tracker=tracker.init_copy())
+        replay = replays[key] = _Replay(domain, omit_unset_slots, tracker=tracker.init_copy())
     for event in applied[len(replay.applied):]:
         if isinstance(event, ActionExecuted):
             replay.priors.append(_prior(domain, replay.tracker, event.hide_rule_turn, omit_unset_slots))
         replay.tracker.update(event)
         replay.applied.append(event)
-    replays[key] = replay
-    if entry is None or entry[0]() is not tracker:
-        _REPLAYS[id(tracker)] = (weakref.ref(tracker, lambda _, k=id(tracker): _forget(k)), replays)
     return replay
 
 

@@ -5,8 +5,19 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
+
+
+async def request_body(receive: Any) -> bytes:
+    """The whole body of an ASGI request, however many messages it came in (for fake servers' apps)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List
 from scripts.bench.bots import BotSetup
 from scripts.bench.load import Transport
 from scripts.bench.main import _front_cost
-from tests.fakes.server import ServerThread
+from tests.fakes.server import ServerThread, request_body
 
 
 class Recorder:
@@ -21,12 +21,7 @@ class Recorder:
         self.name, self.log = name, log
 
     async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         self.log.append((self.name, json.loads(body)["sender"]))
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": b'[{"text": "hi"}]'})

@@ -13,7 +13,7 @@ import pytest
 
 from scripts.bench.intake import API_KEY, PART_GROUP, _wrk_load, lead_parts, load_generator
 from scripts.bench.report import intake_parts
-from tests.fakes.server import ServerThread
+from tests.fakes.server import ServerThread, request_body
 
 
 class Recorder:
@@ -23,12 +23,7 @@ class Recorder:
         self.seen: List[Dict[str, Any]] = []
 
     async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         headers = dict(scope["headers"])
         self.seen.append({"key": headers.get(b"idempotency-key", b"").decode(), "auth": headers.get(b"x-api-key"),
                           "lead": json.loads(body)})
